@@ -1,0 +1,34 @@
+"""The `copilot` command line: the public contract other parts and checks rely on."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from bot.cli.demo import demo
+from bot.cli.doctor import doctor
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="copilot",
+    help="Sales Copilot: a bilingual AI sales copilot for Slack and WeCom (and this terminal).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(demo)
+app.command()(doctor)
+
+
+def main() -> None:
+    from bot.settings import get_settings
+
+    logging.basicConfig(
+        level=get_settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Chatty libraries stay quiet unless something is wrong.
+    for noisy in ("httpx", "chromadb", "faster_whisper", "urllib3", "jieba"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    app()

@@ -1,0 +1,39 @@
+"""An interactive terminal chat: the same core the chat platforms use."""
+
+from __future__ import annotations
+
+import uuid
+
+from rich.prompt import Prompt
+
+from bot.app import App
+from bot.channel import InboundMessage
+from bot.cli.common import console
+from bot.cli.render import print_reply
+from bot.identity import Identity
+
+__all__ = ["run_chat"]
+
+
+def run_chat(app: App, identity: Identity) -> None:
+    conversation = f"{identity.handle}:chat-{uuid.uuid4().hex[:8]}"
+    console.print(f"[bold]Sales Copilot[/bold]: chatting as {identity.describe()}. Empty line or Ctrl-D to quit.")
+    turn = 0
+    while True:
+        try:
+            text = Prompt.ask("[bold cyan]you[/bold cyan]")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not text.strip():
+            break
+        turn += 1
+        message = InboundMessage(
+            platform="cli",
+            event_id=f"{conversation}:{turn}",
+            user_external_id=identity.handle,
+            conversation_key=conversation,
+            text=text,
+        )
+        with console.status("thinking..."):
+            reply = app.copilot.handle(message, identity)
+        print_reply(reply)

@@ -1,0 +1,124 @@
+"""What every CLI command shares: the app, the acting user, JSON output, errors, progress."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from enum import Enum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from bot.app import App
+from bot.errors import CopilotError
+from bot.identity import Identity, resolve_user
+
+__all__ = [
+    "AsUser",
+    "JsonFlag",
+    "console",
+    "err_console",
+    "get_app",
+    "identity_for",
+    "emit_json",
+    "to_jsonable",
+    "cli_errors",
+    "progress_bar",
+]
+
+console = Console()
+err_console = Console(stderr=True)
+logger = logging.getLogger("copilot.cli")
+
+AsUser = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as this user (handle or email); their permissions apply.", show_default=False),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+_app: App | None = None
+
+
+def get_app() -> App:
+    global _app
+    if _app is None:
+        _app = App()
+    return _app
+
+
+def identity_for(app: App, as_user: str | None) -> Identity:
+    who = as_user or app.settings.cli_user
+    if not who:
+        raise CopilotError("Say who you are with --as USER (a handle or email), or set COPILOT_CLI_USER.")
+    with app.db.session() as session:
+        return Identity.from_user(resolve_user(session, who))
+
+
+def to_jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def emit_json(data: Any) -> None:
+    # Plain stdout, not rich: rich would wrap long lines and break the JSON.
+    sys.stdout.write(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2) + "\n")
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Expected errors print their user message and exit 1; anything else is logged and exits 2."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except CopilotError as exc:
+            err_console.print(f"[red]Error:[/red] {exc.user_message}")
+            raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception:
+            logger.exception("command failed")
+            err_console.print("[red]Error:[/red] an internal error stopped the command; see the log above.")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@contextmanager
+def progress_bar(transient: bool = True) -> Iterator[Progress]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=transient,
+    ) as progress:
+        yield progress

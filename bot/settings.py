@@ -1,0 +1,135 @@
+"""The one settings class. No other module reads environment variables.
+
+Values come from the environment or a `.env` file. Copilot-specific names carry the
+`COPILOT_` prefix; the platforms' and providers' own names keep their standard spelling
+(`DATABASE_URL`, `SLACK_BOT_TOKEN`, `OPENAI_API_KEY`, `WECOM_CORP_ID`...).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+def _standard(name: str) -> AliasChoices:
+    """Accept a platform's standard env name as well as the COPILOT_ one."""
+    return AliasChoices(name, f"COPILOT_{name}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COPILOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Path(".copilot")
+    database_url: str | None = Field(default=None, validation_alias=_standard("DATABASE_URL"))
+    chroma_host: str | None = Field(default=None, validation_alias=_standard("CHROMA_HOST"))
+    chroma_port: int = Field(default=8000, validation_alias=_standard("CHROMA_PORT"))
+    chroma_collection: str = "knowledge"
+
+    # --- runtime -------------------------------------------------------------------------
+    cpu_threads: int = 2
+    log_level: str = "INFO"
+    default_language: Literal["en", "zh"] = "en"
+    cli_user: str | None = None  # who the CLI acts as when --as is not given (handle or email)
+    job_workers: int = 1
+    job_max_attempts: int = 3
+    job_stale_after_s: float = 120.0
+
+    # --- knowledge base and retrieval ----------------------------------------------------
+    kb_max_file_mb: float = 20.0
+    embedding_backend: Literal["use", "e5", "sentence-transformers"] = "use"
+    embedding_model: str | None = None  # a sentence-transformers name or local path
+    chunk_size: int = 800
+    chunk_overlap: int = 120
+    retrieval_top_k: int = 6
+
+    # --- transcription and call analysis -------------------------------------------------
+    whisper_model: str = "base"  # "base" = the packaged model; or any faster-whisper size/path
+    whisper_compute_type: str = "int8"
+    whisper_beam_size: int = 1
+    rep_channel: Literal["left", "right"] = "left"
+    max_call_minutes: float = 90.0
+    monologue_ratio_threshold: float = 0.65
+    monologue_seconds_threshold: float = 60.0
+    min_open_questions: int = 3
+
+    # --- LLM -----------------------------------------------------------------------------
+    llm_provider: Literal["local", "openai", "none"] = "local"
+    llm_model: str | None = None  # for openai-compatible endpoints, e.g. gpt-4o-mini, deepseek-chat
+    llm_local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = "qwen2.5-coder-1.5b"
+    llm_context_tokens: int = 4096
+    llm_max_answer_tokens: int = 400
+    llm_timeout_s: float = 120.0
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_standard("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(default=None, validation_alias=_standard("OPENAI_BASE_URL"))
+
+    # --- Slack ---------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_standard("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_standard("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias=_standard("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias=_standard("SLACK_API_URL"))
+
+    # --- WeCom (企业微信) ------------------------------------------------------------------
+    wecom_corp_id: str | None = Field(default=None, validation_alias=_standard("WECOM_CORP_ID"))
+    wecom_agent_id: int | None = Field(default=None, validation_alias=_standard("WECOM_AGENT_ID"))
+    wecom_secret: SecretStr | None = Field(default=None, validation_alias=_standard("WECOM_SECRET"))
+    wecom_token: SecretStr | None = Field(default=None, validation_alias=_standard("WECOM_TOKEN"))
+    wecom_encoding_aes_key: SecretStr | None = Field(
+        default=None, validation_alias=_standard("WECOM_ENCODING_AES_KEY")
+    )
+    wecom_api_url: str = Field(
+        default="https://qyapi.weixin.qq.com/cgi-bin/", validation_alias=_standard("WECOM_API_URL")
+    )
+
+    # --- demo ----------------------------------------------------------------------------
+    demo_seed: int = 20261123
+
+    # --- derived locations -----------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'copilot.db').resolve()}"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.data_dir / "audio"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def charts_dir(self) -> Path:
+        return self.data_dir / "charts"
+
+    def ensure_dirs(self) -> None:
+        for folder in (self.data_dir, self.model_cache_dir, self.audio_dir, self.upload_dir, self.charts_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        if not self.chroma_host:
+            self.chroma_dir.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
