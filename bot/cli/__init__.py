@@ -8,6 +8,8 @@ import typer
 
 from bot.cli.demo import demo
 from bot.cli.doctor import doctor
+from bot.cli.evals import eval_app
+from bot.cli.serve import serve_app
 
 __all__ = ["app", "main"]
 
@@ -19,6 +21,8 @@ app = typer.Typer(
 )
 app.command()(demo)
 app.command()(doctor)
+app.add_typer(serve_app, name="serve")
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:
