@@ -299,4 +299,5 @@ class Copilot:
             reply = self.formatters[job.kind](job, language)
         else:
             return
+        reply.language = language
         channel.deliver(notify["conversation_key"], reply, user_external_id=notify.get("user_external_id", ""))

@@ -11,14 +11,15 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def detect_language(text: str, default: str = "en") -> str:
-    """'zh' when Chinese characters carry the text, else 'en'. Mixed text with product
-    names in Latin letters ("Lumina Insight 的价格是多少") counts as Chinese."""
+    """'zh' when Chinese carries the text, else 'en'. Mixed text with product names in
+    Latin letters ("Lumina Insight 的价格是多少") counts as Chinese."""
     cjk = len(_CJK.findall(text))
     latin_words = len(_LATIN_WORD.findall(text))
     if cjk == 0 and latin_words == 0:
         return default
-    # One Chinese character carries about as much as one English word.
-    return "zh" if cjk >= latin_words * 0.5 and cjk >= 2 else "en"
+    # A Chinese word is about two characters; a term like 等保三级 inside an English
+    # sentence must not flip it to Chinese.
+    return "zh" if cjk >= 2 and cjk / 2 >= 0.8 * latin_words else "en"
 
 
 _MESSAGES: dict[str, dict[str, str]] = {
