@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch first, so nothing pulls CUDA packages.
 	$(BIN)/pip install -q torch==2.13.0
 	# llama-cpp-python compiles llama.cpp here (~7 min on 2 cores; pip caches the wheel).
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,postgres]'
 	touch $(STAMP)
 
 demo: setup

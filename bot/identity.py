@@ -135,8 +135,8 @@ def visible_account_ids(session: Session, identity: Identity) -> set[int] | None
 def find_account(session: Session, identity: Identity, name_or_id: str | int) -> Account:
     """An account by id, exact name, English name or unique partial name, checked for access.
 
-    An account the caller may not see is reported as not found when they could not know it
-    exists, and as denied when they named it exactly: never its data either way.
+    An account the caller may not see is denied when they named it exactly (or by id), and
+    not revealed at all for a partial name: never its data either way.
     """
     ref = str(name_or_id).strip()
     account: Account | None = None
@@ -156,9 +156,8 @@ def find_account(session: Session, identity: Identity, name_or_id: str | int) ->
         if len(visible) > 1:
             names = ", ".join(a.name for a in visible)
             raise NotFound(f"'{ref}' matches several accounts: {names}. Please name one.")
-        if matches:
-            raise PermissionDenied(f"You don't have access to account '{ref}'.")
-        raise NotFound(f"No account matches '{ref}'.")
+        # Partial matches among accounts the caller can't see are not revealed.
+        raise NotFound(f"No account you can see matches '{ref}'.")
     if not _can_see(session, identity, account):
         raise PermissionDenied(f"You don't have access to account '{ref}'.")
     return account
