@@ -19,6 +19,7 @@ from bot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from bot.copilot import Answerer, CallIntake, KnowledgeIntake
+    from retrieval import Retriever
 
 __all__ = ["App"]
 
@@ -50,6 +51,12 @@ class App:
         from knowledge_base import KnowledgeBase
 
         return KnowledgeBase(self)
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        from retrieval import Retriever
+
+        return Retriever(self)
 
     @cached_property
     def calls(self) -> CallIntake:
