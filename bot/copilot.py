@@ -35,6 +35,7 @@ __all__ = [
     "KnowledgeIntake",
     "CallIntake",
     "HISTORY_TURNS",
+    "TokenCallback",
 ]
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,13 @@ class AnswerRequest:
     command: str | None = None  # a slash command's verb, when the platform had one
 
 
+TokenCallback = Callable[[str], None]
+
+
 class Answerer(Protocol):
-    def answer(self, request: AnswerRequest) -> Reply: ...
+    def answer(self, request: AnswerRequest, on_token: TokenCallback | None = None) -> Reply:
+        """Answer one turn; `on_token` receives the answer's tokens as they are generated."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,9 @@ class Copilot:
             )
 
     # --- the turn ----------------------------------------------------------------------------
-    def handle(self, message: InboundMessage, identity: Identity | None = None) -> Reply:
+    def handle(
+        self, message: InboundMessage, identity: Identity | None = None, on_token: TokenCallback | None = None
+    ) -> Reply:
         """Answer one message. Never raises for expected problems: they become a reply."""
         identity = identity or self.identify(message)
         language = detect_language(message.text, identity.language) if message.text.strip() else identity.language
@@ -147,7 +155,7 @@ class Copilot:
             if message.attachments:
                 reply = self._handle_files(message, identity, language)
             else:
-                reply = self._handle_text(message, identity, language)
+                reply = self._handle_text(message, identity, language, on_token)
         except PermissionDenied as exc:
             self._audit(identity, message, "denied", [], outcome="denied")
             reply = Reply(text=exc.user_message, kind="refusal", language=language)
@@ -161,7 +169,9 @@ class Copilot:
             reply.text = f"{reply.text}\n\n{t('unknown_user', language)}"
         return reply
 
-    def _handle_text(self, message: InboundMessage, identity: Identity, language: str) -> Reply:
+    def _handle_text(
+        self, message: InboundMessage, identity: Identity, language: str, on_token: TokenCallback | None = None
+    ) -> Reply:
         conversation_id, history = self._load_history(message, identity)
         request = AnswerRequest(
             identity=identity,
@@ -171,7 +181,7 @@ class Copilot:
             conversation_id=conversation_id,
             command=message.command,
         )
-        reply = self.app.answerer.answer(request)
+        reply = self.app.answerer.answer(request, on_token) if on_token else self.app.answerer.answer(request)
         reply.message_id = self._remember(conversation_id, identity, message.text, reply)
         records = [f"doc:{c.doc_id}" for c in reply.citations] + reply.records
         self._audit(identity, message, "ask", records)

@@ -86,7 +86,7 @@ def _markdown_sections(text: str) -> tuple[str | None, list[Section]]:
         if match:
             flush()
             level, heading = len(match.group(1)), match.group(2).strip("# ").strip()
-            if level == 1 and title is None:
+            if level == 1 and (title is None or heading == title):
                 title = heading
                 path = []
                 continue

@@ -6,6 +6,7 @@ import logging
 
 import typer
 
+from bot.cli.agent import ask, chat
 from bot.cli.demo import demo
 from bot.cli.doctor import doctor
 from bot.cli.evals import eval_app
@@ -20,6 +21,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(demo)
+app.command()(ask)
+app.command()(chat)
 app.command()(doctor)
 app.add_typer(serve_app, name="serve")
 app.add_typer(eval_app, name="eval")
@@ -33,6 +36,6 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Chatty libraries stay quiet unless something is wrong.
-    for noisy in ("httpx", "chromadb", "faster_whisper", "urllib3", "jieba"):
+    for noisy in ("httpx", "chromadb", "faster_whisper", "urllib3", "jieba", "alembic", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     app()

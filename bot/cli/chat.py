@@ -1,4 +1,4 @@
-"""An interactive terminal chat: the same core the chat platforms use."""
+"""An interactive terminal chat: the same core the chat platforms use, streaming tokens."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ def run_chat(app: App, identity: Identity) -> None:
             conversation_key=conversation,
             text=text,
         )
-        with console.status("thinking..."):
-            reply = app.copilot.handle(message, identity)
+        streamed: list[str] = []
+
+        def show(token: str) -> None:
+            streamed.append(token)
+            console.print(token, end="", markup=False, highlight=False, soft_wrap=True)
+
+        console.print("[bold magenta]copilot[/bold magenta] ", end="")
+        reply = app.copilot.handle(message, identity, on_token=show)
+        if streamed:
+            console.print()
+            reply.text = ""  # already shown as it streamed; print the rest (sources, tables)
         print_reply(reply)
