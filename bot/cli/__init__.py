@@ -10,6 +10,7 @@ from bot.cli.agent import ask, chat
 from bot.cli.demo import demo
 from bot.cli.doctor import doctor
 from bot.cli.evals import eval_app
+from bot.cli.kb import kb_app
 from bot.cli.serve import serve_app
 
 __all__ = ["app", "main"]
@@ -24,6 +25,7 @@ app.command()(demo)
 app.command()(ask)
 app.command()(chat)
 app.command()(doctor)
+app.add_typer(kb_app, name="kb")
 app.add_typer(serve_app, name="serve")
 app.add_typer(eval_app, name="eval")
 

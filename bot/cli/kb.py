@@ -1,0 +1,72 @@
+"""`copilot kb`: trainers add, list and remove knowledge-base documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.cli.common import AsUser, JsonFlag, cli_errors, console, emit_json, err_console, get_app, identity_for, progress_bar
+
+__all__ = ["kb_app"]
+
+kb_app = typer.Typer(help="Add, list and remove knowledge-base documents.", no_args_is_help=True)
+
+
+@kb_app.command("add")
+@cli_errors
+def add(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (md, txt, pdf, docx, html, csv).")],
+    kind: Annotated[str | None, typer.Option(help="playbook, battlecard, case_study, product, compliance, lesson, customer_history, call_summary")] = None,
+    visibility: Annotated[str | None, typer.Option(help="everyone, territory or owner")] = None,
+    account: Annotated[str | None, typer.Option(help="The account a customer history belongs to.")] = None,
+    as_user: AsUser = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Add or update documents; unchanged files are skipped, bad files reported at the end."""
+    app = get_app()
+    identity = identity_for(app, as_user)
+    with progress_bar() as bar:
+        task = bar.add_task("Adding documents", total=None)
+        report = app.knowledge.add_paths(
+            identity, paths, kind=kind, visibility=visibility, account=account,
+            progress=lambda name, done, total: bar.update(task, completed=done, total=total, description=name),
+        )
+    if json_output:
+        emit_json(report)
+    else:
+        for outcome in report.added:
+            console.print(f"[green]added[/green] #{outcome.doc_id} {outcome.title} (v{outcome.version}, {outcome.chunk_count} passages)")
+        for outcome in report.unchanged:
+            console.print(f"[dim]unchanged[/dim] #{outcome.doc_id} {outcome.title}")
+        for name, reason in report.failed:
+            err_console.print(f"[red]failed[/red] {name}: {reason}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@kb_app.command("list")
+@cli_errors
+def list_documents(as_user: AsUser = None, json_output: JsonFlag = False) -> None:
+    """List the documents you can see, with their passage counts."""
+    app = get_app()
+    documents = app.knowledge.list_documents(identity_for(app, as_user))
+    if json_output:
+        emit_json(documents)
+        return
+    table = Table("id", "title", "kind", "lang", "format", "visibility", "v", "passages")
+    for d in documents:
+        table.add_row(str(d.id), d.title, d.kind, d.language, d.format, d.visibility, str(d.version), str(d.chunks))
+    console.print(table)
+    console.print(f"{len(documents)} documents, {sum(d.chunks for d in documents)} passages")
+
+
+@kb_app.command("remove")
+@cli_errors
+def remove(doc_id: Annotated[int, typer.Argument(help="The document id from `copilot kb list`.")], as_user: AsUser = None) -> None:
+    """Remove a document and all its passages."""
+    app = get_app()
+    title = app.knowledge.remove(identity_for(app, as_user), doc_id)
+    console.print(f"removed #{doc_id} {title}")
