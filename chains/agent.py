@@ -13,30 +13,48 @@ knowledge base has nothing instead of inventing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.tools import BaseTool
+from sqlalchemy import select
 
 import prompts
 from bot.channel import Reply
-from bot.copilot import AnswerRequest
+from bot.copilot import AnswerRequest, TokenCallback
 from bot.errors import CopilotError
-from chains.tools import TOOL_ARGUMENT, TurnContext, build_tools
+from bot.identity import Identity, account_clause
+from bot.models import Account
+from chains.tools import NO_RESULTS, REFUSED, TurnContext, build_tools
 from integrations.llm import LocalLLM
 from retrieval import to_citations
 
 if TYPE_CHECKING:
     from bot.app import App
 
-__all__ = ["CopilotAgent", "build_answerer", "TokenCallback"]
+__all__ = ["CopilotAgent", "build_answerer", "COMMAND_TOOLS"]
 
 logger = logging.getLogger(__name__)
 
-TokenCallback = Callable[[str], None]
-HISTORY_FOR_MODEL = 4  # messages of the thread the model sees
+HISTORY_FOR_CHOICE = 4  # messages of the thread the tool choice sees
+HISTORY_FOR_ANSWER = 2  # ... and the answer step (prompt tokens cost ~16 ms each locally)
+CONTEXT_TOKENS = 520  # budget for the tool result in the local answer prompt
 
+# Slash-command verbs that name their tool outright: no model call needed to choose.
+COMMAND_TOOLS = {
+    "search": "search_knowledge",
+    "account": "account_overview",
+    "pipeline": "my_pipeline",
+    "forecast": "forecast",
+    "whatif": "what_if_forecast",
+    "resonance": "resonance_score",
+    "risk": "risk_alerts",
+    "summary": "territory_summary",
+    "coach": "call_coaching",
+    "call": "call_coaching",
+}
 
 class CopilotAgent:
     def __init__(self, app: App, *, local: LocalLLM | None = None, chat_model: BaseChatModel | None = None) -> None:
@@ -52,6 +70,7 @@ class CopilotAgent:
             return self.local.name
         return "retrieval-only"
 
+    # --- one turn ------------------------------------------------------------------------------
     def answer(self, request: AnswerRequest, on_token: TokenCallback | None = None) -> Reply:
         ctx = TurnContext(self.app, request.identity, request.language)
         tools = {tool.name: tool for tool in build_tools(ctx)}
@@ -65,51 +84,81 @@ class CopilotAgent:
                 text = self._retrieval_only(ctx, request)
         except Exception as exc:
             if isinstance(exc, CopilotError):
-                logger.warning("LLM failed (%s); answering from retrieval", exc)
+                logger.warning("LLM failed (%s); answering from retrieval", exc.user_message)
             else:
-                logger.exception("LLM crashed; answering from retrieval")
+                logger.exception("LLM failed; answering from retrieval")
             note = prompts.load("llm_unavailable", request.language)
             ctx.hits.clear()  # number only the passages this answer shows
             text = self._retrieval_only(ctx, request)
+        kind = "answer"
+        if text.startswith(REFUSED):
+            kind = "refusal"
+            text = prompts.load("refusal", request.language).format(reason=text.removeprefix(REFUSED).strip())
         if note:
             text = f"{note}\n\n{text}"
-        kind = "refusal" if text.startswith("REFUSED:") else "answer"
-        if kind == "refusal":
-            text = text.removeprefix("REFUSED:").strip()
         return Reply(
             text=text,
             kind=kind,
             citations=to_citations(ctx.hits),
             tool_calls=ctx.tool_calls,
-            records=sorted(set(ctx.records)),
+            records=list(dict.fromkeys(ctx.records)),
             language=request.language,
         )
 
-    # --- no model: the best passages, cited ------------------------------------------------------
+    # --- no model: the best passages, cited --------------------------------------------------------
     def _retrieval_only(self, ctx: TurnContext, request: AnswerRequest) -> str:
-        hits = self.app.retriever.search(request.identity, request.text, k=3)
+        query = _with_account(request.text, self.conversation_account(request))
+        ctx.tool_calls.append({"name": "search_knowledge", "args": {"query": query}})
+        hits = self.app.retriever.search(request.identity, query, k=3)
         if not hits:
             return prompts.load("no_answer", request.language)
-        ctx.tool_calls.append({"name": "search_knowledge", "args": {"query": request.text}})
         return prompts.load("retrieval_only", request.language) + "\n" + ctx.cite(hits)
 
-    # --- the local model: schema-constrained tool choice, then a grounded answer -----------------------
-    def _local(self, ctx: TurnContext, tools: dict[str, Any], request: AnswerRequest, on_token: TokenCallback | None) -> str:
+    # --- the local model: schema-constrained tool choice, then a grounded answer ------------------------
+    def choose(self, request: AnswerRequest, tools: dict[str, BaseTool]) -> tuple[str, dict[str, Any]]:
+        """The tool (and its arguments) for this request."""
+        forced = COMMAND_TOOLS.get((request.command or "").lower())
+        if forced in tools and not tools[forced].args:
+            return forced, {}
+        if self.chat_model is not None:
+            return self._native_choice(tools, request, forced)
         assert self.local is not None
-        choice = self.local.choose(self._choice_messages(tools, request), self._choice_schema(tools))
-        name = choice.get("tool") if choice.get("tool") in tools else "search_knowledge"
-        argument_name = TOOL_ARGUMENT.get(name)
-        argument = str(choice.get("argument") or "").strip() or request.text
-        args = {argument_name: argument} if argument_name else {}
+        offered = {forced: tools[forced]} if forced in tools else tools
+        choice = self.local.choose(self._choice_messages(offered, request), _choice_schema(offered))
+        name = choice.get("tool")
+        if name not in offered:
+            name = "search_knowledge"
+        args = {k: v for k, v in (choice.get("args") or {}).items() if k in tools[name].args}
+        return name, args
+
+    def _local(self, ctx: TurnContext, tools: dict[str, BaseTool], request: AnswerRequest, on_token: TokenCallback | None) -> str:
+        assert self.local is not None
+        name, args = self.choose(request, tools)
+        carried = self.conversation_account(request)
+        if carried:
+            # A follow-up ("and their budget?") keeps the account the thread is about.
+            if "account" in tools[name].args and not self._names_visible_account(request.identity, str(args.get("account", ""))):
+                args["account"] = carried
+            elif name == "search_knowledge":
+                args["query"] = _with_account(str(args.get("query") or request.text), carried)
+        if name == "search_knowledge" and not str(args.get("query", "")).strip():
+            args["query"] = request.text
         result = tools[name].invoke(args)
-        if result.startswith("REFUSED:"):
+        if result.startswith(REFUSED):
             return result
-        if result.startswith("NO RESULTS"):
+        if result == NO_RESULTS:
             return prompts.load("no_answer", request.language)
         messages = [{"role": "system", "content": prompts.load("system", request.language)}]
-        for role, content in request.history[-HISTORY_FOR_MODEL:]:
-            messages.append({"role": role, "content": content[:600]})
-        messages.append({"role": "user", "content": f"Context:\n{result}\n\nQuestion: {request.text}"})
+        for role, content in request.history[-HISTORY_FOR_ANSWER:]:
+            messages.append({"role": role, "content": content[:240]})
+        messages.append(
+            {
+                "role": "user",
+                "content": prompts.load("answer", request.language).format(
+                    context=_fit(result, CONTEXT_TOKENS), question=request.text
+                ),
+            }
+        )
         tokens: list[str] = []
         for token in self.local.stream(messages):
             tokens.append(token)
@@ -117,43 +166,135 @@ class CopilotAgent:
                 on_token(token)
         return "".join(tokens).strip()
 
-    def _choice_schema(self, tools: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "properties": {"tool": {"type": "string", "enum": list(tools)}, "argument": {"type": "string"}},
-            "required": ["tool", "argument"],
-        }
-
-    def _choice_messages(self, tools: dict[str, Any], request: AnswerRequest) -> list[dict[str, str]]:
-        listing = "\n".join(
-            f"- {name}({TOOL_ARGUMENT.get(name) or ''}): {' '.join(tool.description.split())[:260]}"
-            for name, tool in tools.items()
+    def _choice_messages(self, tools: dict[str, BaseTool], request: AnswerRequest) -> list[dict[str, str]]:
+        # The tool list is the same every turn and comes first, so llama.cpp reuses its cached
+        # prefix; what changes (history, the question) comes last.
+        listing = "\n".join(f"- {name}({', '.join(tool.args)}): {tool.description}" for name, tool in tools.items())
+        system = prompts.load("tool_choice", request.language).format(tools=listing)
+        history = "\n".join(
+            f"{role}: {' '.join(content.split())[:160]}" for role, content in request.history[-HISTORY_FOR_CHOICE:]
         )
-        history = "\n".join(f"{role}: {content[:200]}" for role, content in request.history[-HISTORY_FOR_MODEL:]) or "(none)"
-        system = prompts.load("tool_choice", request.language).format(tools=listing, history=history)
-        return [{"role": "system", "content": system}, {"role": "user", "content": request.text}]
+        carried = self.conversation_account(request)
+        user = prompts.load("tool_choice_request", request.language).format(
+            history=history or "-", account=carried or "-", question=request.text
+        )
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    # --- conversation memory: which account is this thread about? -------------------------------------
+    def conversation_account(self, request: AnswerRequest) -> str | None:
+        """The account named most recently in this thread, when the new message names none."""
+        if not request.history or request.identity.role is None:
+            return None
+        names = self._visible_account_names(request.identity)
+        if _mentioned(request.text, names):
+            return None
+        for _role, content in reversed(request.history):
+            found = _mentioned(content, names)
+            if found:
+                return found
+        return None
+
+    def _names_visible_account(self, identity: Identity, text: str) -> bool:
+        return bool(text.strip()) and _mentioned(text, self._visible_account_names(identity)) is not None
+
+    def _visible_account_names(self, identity: Identity) -> dict[str, str]:
+        """Every spelling of the caller's visible accounts -> the account's name."""
+        with self.app.db.session() as session:
+            rows = session.execute(select(Account.name, Account.name_en).where(account_clause(identity))).all()
+        names: dict[str, str] = {}
+        for name, name_en in rows:
+            names[name.lower()] = name
+            if name_en:
+                names[name_en.lower()] = name
+        return names
 
     # --- capable models: native tool calling -------------------------------------------------------------
-    def _native(self, ctx: TurnContext, tools: dict[str, Any], request: AnswerRequest) -> str:
+    def _native(self, ctx: TurnContext, tools: dict[str, BaseTool], request: AnswerRequest) -> str:
         from langchain.agents import create_agent
 
         agent = create_agent(
             model=self.chat_model,
             tools=list(tools.values()),
-            system_prompt=prompts.load("system", request.language)
-            + "\nCall tools to get the context; tool results are the numbered context.",
+            system_prompt=prompts.load("system_tools", request.language),
         )
         messages: list[Any] = []
-        for role, content in request.history[-HISTORY_FOR_MODEL:]:
+        for role, content in request.history[-HISTORY_FOR_CHOICE:]:
             messages.append(HumanMessage(content) if role == "user" else AIMessage(content))
-        messages.append(HumanMessage(request.text))
+        carried = self.conversation_account(request)
+        messages.append(HumanMessage(request.text if not carried else f"{request.text}\n(account under discussion: {carried})"))
         result = agent.invoke({"messages": messages})
         final = result["messages"][-1]
         text = final.content if isinstance(final.content, str) else str(final.content)
-        refusals = [m.content for m in result["messages"] if isinstance(m.content, str) and m.content.startswith("REFUSED:")]
-        if refusals and not ctx.hits:
-            return refusals[-1]
+        if ctx.refusals and not ctx.hits and len(ctx.refusals) == len(ctx.tool_calls):
+            return f"{REFUSED} {ctx.refusals[-1]}"
         return text.strip()
+
+    def _native_choice(self, tools: dict[str, BaseTool], request: AnswerRequest, forced: str | None) -> tuple[str, dict[str, Any]]:
+        assert self.chat_model is not None
+        bound = self.chat_model.bind_tools(list(tools.values()))
+        messages: list[Any] = [SystemMessage(prompts.load("system_tools", request.language))]
+        for role, content in request.history[-HISTORY_FOR_CHOICE:]:
+            messages.append(HumanMessage(content) if role == "user" else AIMessage(content))
+        messages.append(HumanMessage(request.text))
+        response = bound.invoke(messages)
+        calls = getattr(response, "tool_calls", None) or []
+        if forced in tools:
+            return forced, dict(calls[0]["args"]) if calls and calls[0]["name"] == forced else {}
+        if not calls:
+            return "none", {}
+        return calls[0]["name"], dict(calls[0]["args"])
+
+
+def _mentioned(text: str, names: dict[str, str]) -> str | None:
+    """The longest visible account spelling that occurs in `text`."""
+    lowered = text.lower()
+    best = max((spelling for spelling in names if len(spelling) >= 2 and spelling in lowered), key=len, default=None)
+    return names[best] if best else None
+
+
+def _with_account(query: str, account: str | None) -> str:
+    return f"{account} {query}" if account and account.lower() not in query.lower() else query
+
+
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+
+
+def _fit(text: str, budget_tokens: int) -> str:
+    """Trim to about `budget_tokens` (a CJK character ~1 token, other text ~4 characters)."""
+    used = 0.0
+    for position, char in enumerate(text):
+        used += 1.0 if _CJK.match(char) else 0.27
+        if used > budget_tokens:
+            return text[:position].rstrip() + " ..."
+    return text
+
+
+def _choice_schema(tools: dict[str, BaseTool]) -> dict[str, Any]:
+    """{"tool": one of the names, "args": that tool's arguments}: grammar-constrained decoding
+    can then only produce a valid call."""
+    options = []
+    for name, tool in tools.items():
+        properties = {arg: _json_type(spec) for arg, spec in tool.args.items()}
+        required = [arg for arg, spec in tool.args.items() if "default" not in spec]
+        options.append(
+            {
+                "type": "object",
+                "properties": {
+                    "tool": {"const": name},
+                    "args": {"type": "object", "properties": properties, "required": required},
+                },
+                "required": ["tool", "args"],
+            }
+        )
+    return {"anyOf": options}
+
+
+def _json_type(spec: dict[str, Any]) -> dict[str, Any]:
+    kind = spec.get("type")
+    if kind is None:
+        kinds = [option.get("type") for option in spec.get("anyOf", []) if option.get("type") != "null"]
+        kind = kinds[0] if kinds else "string"
+    return {"type": kind}
 
 
 def build_answerer(app: App) -> CopilotAgent:
