@@ -129,6 +129,6 @@ def test_local_model_end_to_end_in_both_languages(local_agent, who) -> None:
 
 @pytest.mark.slow
 def test_local_model_picks_the_pipeline_tool(local_agent, who) -> None:
-    reply = local_agent.answer(_request(who("jason.reed"), "Show me my open pipeline"))
+    reply = local_agent.answer(_request(who("emily.carter"), "Show me my open pipeline"))
     assert reply.tool_calls[0]["name"] == "my_pipeline"
     assert any(r.startswith("opportunity:") for r in reply.records)

@@ -1,0 +1,102 @@
+"""Fakes the agent's unit tests share: a scripted chat model (native tool calls), a scripted
+local model (schema-constrained choice + streamed tokens) and an in-memory retriever that
+applies the same owner/public permission rule as the real one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from bot.errors import ServiceUnavailable
+from bot.identity import Identity, visible_account_ids
+from retrieval import SearchHit
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Replays scripted AI messages (tool calls, then an answer) and records what it saw."""
+
+    script: list[AIMessage]
+    seen: list[list[BaseMessage]] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:  # noqa: ANN401
+        return self
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:  # noqa: ANN401
+        self.seen.append(list(messages))
+        return ChatResult(generations=[ChatGeneration(message=self.script.pop(0))])
+
+
+def tool_call(name: str, **args: Any) -> AIMessage:  # noqa: ANN401
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": f"call-{name}"}])
+
+
+@dataclass
+class ScriptedLocalLLM:
+    """Stands in for `integrations.llm.LocalLLM`: a scripted tool choice, then answer tokens."""
+
+    choices: list[dict[str, Any]]
+    answer_tokens: list[str] = field(default_factory=lambda: ["Answer", " [1]", "."])
+    fail_stream: bool = False
+    name: str = "scripted-local"
+    choice_prompts: list[list[dict[str, str]]] = field(default_factory=list)
+    answer_prompts: list[list[dict[str, str]]] = field(default_factory=list)
+    schemas: list[dict[str, Any]] = field(default_factory=list)
+
+    def choose(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int = 96) -> dict[str, Any]:
+        self.choice_prompts.append(messages)
+        self.schemas.append(schema)
+        return self.choices.pop(0)
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
+        self.answer_prompts.append(messages)
+        if self.fail_stream:
+            raise ServiceUnavailable("The language model took too long to answer.")
+        yield from self.answer_tokens
+
+
+@dataclass
+class Doc:
+    doc_id: int
+    title: str
+    text: str
+    account_id: int | None = None  # set: a customer history only the account's viewers see
+    words: tuple[str, ...] = ()
+
+
+class FakeRetriever:
+    """Keyword retrieval over a few documents; customer histories follow account visibility."""
+
+    def __init__(self, app: Any, docs: list[Doc]) -> None:  # noqa: ANN401
+        self.app = app
+        self.docs = docs
+        self.queries: list[tuple[str, str, int | None]] = []
+
+    def search(self, identity: Identity, query: str, *, k: int | None = None, kinds: Any = None,  # noqa: ANN401
+               account_id: int | None = None, gap: str | None = None, mode: str = "hybrid") -> list[SearchHit]:
+        self.queries.append((identity.handle, query, account_id))
+        with self.app.db.session() as session:
+            visible = visible_account_ids(session, identity) if identity.role else set()
+        hits = []
+        lowered = query.lower()
+        for doc in self.docs:
+            if doc.account_id is not None and visible is not None and doc.account_id not in visible:
+                continue
+            if account_id is not None and doc.account_id != account_id:
+                continue
+            if account_id is None and not any(word in lowered for word in doc.words):
+                continue
+            hits.append(
+                SearchHit(doc_id=doc.doc_id, chunk_id=f"{doc.doc_id}:0", title=doc.title, source=f"kb/{doc.doc_id}.md",
+                          kind="customer_history" if doc.account_id else "playbook", language="en",
+                          account_id=doc.account_id, text=doc.text, score=1.0)
+            )
+        return hits[: k or 6]
