@@ -24,7 +24,7 @@ from sqlalchemy import select
 import prompts
 from bot.channel import Reply
 from bot.copilot import AnswerRequest, TokenCallback
-from bot.errors import CopilotError
+from bot.errors import ConfigurationError, CopilotError
 from bot.identity import Identity, account_clause
 from bot.models import Account
 from chains.tools import NO_RESULTS, REFUSED, TurnContext, build_tools
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 HISTORY_FOR_CHOICE = 4  # messages of the thread the tool choice sees
 HISTORY_FOR_ANSWER = 2  # ... and the answer step (prompt tokens cost ~16 ms each locally)
-CONTEXT_TOKENS = 520  # budget for the tool result in the local answer prompt
+CONTEXT_TOKENS = 420  # budget for the tool result in the local answer prompt
 
 # Slash-command verbs that name their tool outright: no model call needed to choose.
 COMMAND_TOOLS = {
@@ -57,10 +57,18 @@ COMMAND_TOOLS = {
 }
 
 class CopilotAgent:
-    def __init__(self, app: App, *, local: LocalLLM | None = None, chat_model: BaseChatModel | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        local: LocalLLM | None = None,
+        chat_model: BaseChatModel | None = None,
+        unavailable: str | None = None,
+    ) -> None:
         self.app = app
         self.local = local
         self.chat_model = chat_model
+        self.unavailable = unavailable  # why the configured model could not be set up
 
     @property
     def model_name(self) -> str:
@@ -69,6 +77,22 @@ class CopilotAgent:
         if self.local is not None:
             return self.local.name
         return "retrieval-only"
+
+    def warm_up(self) -> None:
+        """Load the local model and process the routing prompt's fixed prefix ahead of the first
+        question (the terminal chat calls it while the user types)."""
+        if self.local is None:
+            return
+        try:
+            self._warm_up()
+        except Exception as exc:  # the first question reports the problem; a warm-up stays quiet
+            logger.warning("LLM warm-up failed: %s", getattr(exc, "user_message", exc))
+
+    def _warm_up(self) -> None:
+        guest = Identity.anonymous("cli", "warm-up")
+        tools = {tool.name: tool for tool in build_tools(TurnContext(self.app, guest, "en"))}
+        self.choose(AnswerRequest(identity=guest, text="hello", language="en", history=[]), tools)
+        self.local.model  # noqa: B018 - loads the answer context too
 
     # --- one turn ------------------------------------------------------------------------------
     def answer(self, request: AnswerRequest, on_token: TokenCallback | None = None) -> Reply:
@@ -94,6 +118,8 @@ class CopilotAgent:
         if text.startswith(REFUSED):
             kind = "refusal"
             text = prompts.load("refusal", request.language).format(reason=text.removeprefix(REFUSED).strip())
+        if self.unavailable and not note:
+            note = f"({self.unavailable})"
         if note:
             text = f"{note}\n\n{text}"
         return Reply(
@@ -170,7 +196,9 @@ class CopilotAgent:
         # The tool list is the same every turn and comes first, so llama.cpp reuses its cached
         # prefix; what changes (history, the question) comes last.
         listing = "\n".join(f"- {name}({', '.join(tool.args)}): {tool.description}" for name, tool in tools.items())
-        system = prompts.load("tool_choice", request.language).format(tools=listing)
+        # One routing prompt for both languages (the tools are described in English): a single
+        # cached prefix serves every turn; the request part below is in the user's language.
+        system = prompts.load("tool_choice", "en").format(tools=listing)
         history = "\n".join(
             f"{role}: {' '.join(content.split())[:160]}" for role, content in request.history[-HISTORY_FOR_CHOICE:]
         )
@@ -302,7 +330,12 @@ def build_answerer(app: App) -> CopilotAgent:
     if provider == "openai":
         from integrations.llm import openai_chat_model
 
-        return CopilotAgent(app, chat_model=openai_chat_model(app.settings))
+        try:
+            return CopilotAgent(app, chat_model=openai_chat_model(app.settings))
+        except ConfigurationError as exc:
+            # Misconfigured endpoint: still answer, from retrieval, and say what to fix.
+            logger.error("LLM not configured: %s", exc.user_message)
+            return CopilotAgent(app, unavailable=exc.user_message)
     if provider == "local":
         return CopilotAgent(app, local=LocalLLM(app.settings))
     return CopilotAgent(app)

@@ -1,4 +1,4 @@
-"""`copilot ask` and `copilot chat`: talk to the agent from the terminal."""
+"""`copilot ask`, `copilot chat`: talk to the agent from the terminal; `copilot eval agent`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import AsUser, JsonFlag, cli_errors, emit_json, get_app, identity_for
+from bot.cli.common import AsUser, JsonFlag, cli_errors, console, emit_json, get_app, identity_for, progress_bar
 from bot.cli.demo import ask_once
+from bot.cli.evals import eval_app
 from bot.cli.render import print_reply
 
-__all__ = ["ask", "chat"]
+__all__ = ["ask", "chat", "eval_agent"]
 
 
 @cli_errors
@@ -45,3 +46,28 @@ def chat(as_user: AsUser = None) -> None:
 
     app = get_app()
     run_chat(app, identity_for(app, as_user))
+
+
+@eval_app.command("agent")
+@cli_errors
+def eval_agent(as_user: AsUser = None, json_output: JsonFlag = False) -> None:
+    """Tool-choice accuracy of the configured model on the labelled bilingual request set."""
+    from chains.evaluation import evaluate_tool_choice, load_cases
+
+    app = get_app()
+    if as_user:
+        identity_for(app, as_user)  # the eval reads no one's data, but --as must name a real user
+    agent = app.answerer
+    cases = load_cases()
+    with progress_bar() as bar:
+        task = bar.add_task(f"choosing tools with {agent.model_name}", total=len(cases))
+        result = evaluate_tool_choice(app, agent, cases, on_progress=lambda done, total: bar.update(task, completed=done))
+    if json_output:
+        emit_json({"model": result.model, "tool_accuracy": round(result.tool_accuracy, 4), "n": result.n})
+        return
+    console.print(
+        f"[bold]{result.model}[/bold]: tool-choice accuracy {result.tool_accuracy:.1%} on {result.n} requests "
+        f"({result.seconds:.0f} s, {result.seconds / max(result.n, 1):.1f} s per request)"
+    )
+    for miss in result.misses:
+        console.print(f"  [yellow]miss[/yellow] {miss['text']!r}: expected {'/'.join(miss['expected'])}, chose {miss['chosen']} {miss['args']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 from rich.prompt import Prompt
@@ -18,6 +19,10 @@ __all__ = ["run_chat"]
 def run_chat(app: App, identity: Identity) -> None:
     conversation = f"{identity.handle}:chat-{uuid.uuid4().hex[:8]}"
     console.print(f"[bold]Sales Copilot[/bold]: chatting as {identity.describe()}. Empty line or Ctrl-D to quit.")
+    # Load the model and its routing prompt while the user types the first question.
+    warm_up = getattr(app.answerer, "warm_up", None)
+    if warm_up is not None:
+        threading.Thread(target=warm_up, name="llm-warm-up", daemon=True).start()
     turn = 0
     while True:
         try:
@@ -44,5 +49,10 @@ def run_chat(app: App, identity: Identity) -> None:
         reply = app.copilot.handle(message, identity, on_token=show)
         if streamed:
             console.print()
-            reply.text = ""  # already shown as it streamed; print the rest (sources, tables)
+            if "".join(streamed).strip() == reply.text.strip():
+                reply.text = ""  # already shown as it streamed; print the rest (sources, tables)
+            # else the model failed mid-answer: the reply holds the retrieval-only answer
         print_reply(reply)
+        if reply.tool_calls:
+            used = ", ".join(call["name"] for call in reply.tool_calls)
+            console.print(f"[dim]tools: {used}[/dim]")

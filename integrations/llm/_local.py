@@ -22,8 +22,11 @@ __all__ = ["LocalLLM", "LLMTimeout"]
 
 logger = logging.getLogger(__name__)
 
-_MODELS: dict[Path, Any] = {}
+# (model file, role) -> (llama.cpp context, its lock). Loaded once per process; a llama.cpp
+# context is not re-entrant, so each is used by one generation at a time.
+_MODELS: dict[tuple[Path, str], tuple[Any, threading.Lock]] = {}
 _LOAD_LOCK = threading.Lock()
+ROUTER_CONTEXT_TOKENS = 2048
 
 
 class LLMTimeout(ServiceUnavailable):
@@ -31,34 +34,49 @@ class LLMTimeout(ServiceUnavailable):
 
 
 class LocalLLM:
+    """Two contexts over one memory-mapped model file: the router keeps the long, fixed
+    tool-choice prompt in its KV cache (only each request's new tokens are processed), the
+    answerer writes grounded answers. The weights are mapped once and shared."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.name = settings.llm_local_model
-        # llama.cpp contexts are not re-entrant: one generation at a time per process.
-        self._lock = threading.Lock()
 
-    @property
-    def model(self) -> Any:
+    def _context(self, role: str) -> tuple[Any, threading.Lock]:
         path = local_llm_path(self.settings.model_cache_dir, self.settings.llm_local_model)
         with _LOAD_LOCK:
-            if path not in _MODELS:
+            if (path, role) not in _MODELS:
                 from llama_cpp import Llama
 
                 started = time.perf_counter()
-                _MODELS[path] = Llama(
+                llama = Llama(
                     model_path=str(path),
-                    n_ctx=self.settings.llm_context_tokens,
+                    n_ctx=ROUTER_CONTEXT_TOKENS if role == "router" else self.settings.llm_context_tokens,
                     n_threads=self.settings.cpu_threads,
                     n_batch=256,
                     verbose=False,
                 )
-                logger.info("loaded %s in %.1fs", path.name, time.perf_counter() - started)
-            return _MODELS[path]
+                _MODELS[(path, role)] = (llama, threading.Lock())
+                logger.info("loaded %s (%s) in %.1fs", path.name, role, time.perf_counter() - started)
+            return _MODELS[(path, role)]
 
-    def choose(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int = 96) -> dict[str, Any]:
+    @property
+    def model(self) -> Any:
+        return self._context("answer")[0]
+
+    def probe(self) -> float:
+        """Load the model (once per process) and generate one token: seconds taken."""
+        started = time.perf_counter()
+        llama, lock = self._context("answer")
+        with lock:
+            llama.create_completion("OK", max_tokens=1, temperature=0.0)
+        return time.perf_counter() - started
+
+    def choose(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int = 160) -> dict[str, Any]:
         """A JSON object that matches `schema` (grammar-constrained, temperature 0)."""
-        with self._lock:
-            result = self.model.create_chat_completion(
+        llama, lock = self._context("router")
+        with lock:
+            result = llama.create_chat_completion(
                 messages=messages,
                 response_format={"type": "json_object", "schema": schema},
                 temperature=0.0,
@@ -73,8 +91,9 @@ class LocalLLM:
     def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
         """Answer tokens as they come; stops with LLMTimeout past the configured time."""
         deadline = time.monotonic() + self.settings.llm_timeout_s
-        with self._lock:
-            for chunk in self.model.create_chat_completion(
+        llama, lock = self._context("answer")
+        with lock:
+            for chunk in llama.create_chat_completion(
                 messages=messages,
                 temperature=0.2,
                 max_tokens=max_tokens or self.settings.llm_max_answer_tokens,

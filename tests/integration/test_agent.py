@@ -132,3 +132,29 @@ def test_local_model_picks_the_pipeline_tool(local_agent, who) -> None:
     reply = local_agent.answer(_request(who("emily.carter"), "Show me my open pipeline"))
     assert reply.tool_calls[0]["name"] == "my_pipeline"
     assert any(r.startswith("opportunity:") for r in reply.records)
+
+
+@pytest.mark.slow
+def test_local_model_follow_up_through_the_core_keeps_the_account(demo_kb_app, local_agent, who) -> None:
+    from bot.channel import InboundMessage
+
+    with demo_kb_app.db.session() as session:
+        own = session.scalar(
+            select(Account).join(User, Account.owner_id == User.id).where(User.handle == "jason.reed", Account.is_key_account).limit(1)
+        )
+    demo_kb_app.__dict__["answerer"] = local_agent
+    try:
+        turns = [f"Tell me about {own.name}", "And their budget?"]
+        replies = [
+            demo_kb_app.copilot.handle(
+                InboundMessage(platform="cli", event_id=f"follow-{i}", user_external_id="jason.reed", conversation_key="follow", text=text),
+                who("jason.reed"),
+            )
+            for i, text in enumerate(turns)
+        ]
+    finally:
+        del demo_kb_app.__dict__["answerer"]
+    assert replies[0].tool_calls[0]["name"] == "account_overview"
+    # The second question names no account: memory carries it over.
+    assert f"account:{own.id}" in replies[1].records
+    assert any(c.title == f"Customer history: {own.name}" for c in replies[1].citations)
