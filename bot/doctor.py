@@ -113,7 +113,13 @@ def check_llm(app: App) -> tuple[Status, str]:
         return "fail", "llama-cpp-python is not installed: run `make setup`"
     path = local_llm_path(app.settings.model_cache_dir, app.settings.llm_local_model)
     size_gb = path.stat().st_size / 1e9
-    return "ok", f"local {app.settings.llm_local_model} GGUF ({size_gb:.2f} GB, sha256 verified) at {path}"
+    from integrations.llm import LocalLLM
+
+    seconds = LocalLLM(app.settings).probe()
+    return "ok", (
+        f"local {app.settings.llm_local_model} GGUF ({size_gb:.2f} GB, sha256 verified) at {path}: "
+        f"loaded and generated in {seconds:.1f} s"
+    )
 
 
 def check_platforms(app: App) -> tuple[Status, str]:
