@@ -44,6 +44,9 @@ class App:
 
     def _register_job_handlers(self) -> None:
         """Each service registers the job kinds it runs (call analysis, platform events...)."""
+        from transcription.service import register_jobs as register_call_jobs
+
+        register_call_jobs(self)
 
     # --- services (lazy) ---------------------------------------------------------------------
     @cached_property
