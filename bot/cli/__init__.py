@@ -7,6 +7,7 @@ import logging
 import typer
 
 from bot.cli.agent import ask, chat
+from bot.cli.calls import call_app
 from bot.cli.demo import demo
 from bot.cli.doctor import doctor
 from bot.cli.evals import eval_app
@@ -26,6 +27,7 @@ app.command()(ask)
 app.command()(chat)
 app.command()(doctor)
 app.add_typer(kb_app, name="kb")
+app.add_typer(call_app, name="call")
 app.add_typer(serve_app, name="serve")
 app.add_typer(eval_app, name="eval")
 

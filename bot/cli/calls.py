@@ -1,0 +1,160 @@
+"""`copilot call ...` and `copilot eval gaps`: analyse recordings, coach, map the team's gaps."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.cli.common import AsUser, JsonFlag, cli_errors, console, emit_json, err_console, get_app, identity_for, progress_bar
+from bot.cli.evals import eval_app
+from bot.errors import CopilotError
+from bot.models import JobStatus
+
+__all__ = ["call_app"]
+
+call_app = typer.Typer(help="Analyse call recordings and see the team's dialogue gaps.", no_args_is_help=True)
+
+
+@call_app.command("analyze")
+@cli_errors
+def analyze(
+    file: Annotated[Path, typer.Argument(help="wav, mp3, m4a, flac, ogg, webm or amr", exists=True, dir_okay=False)],
+    as_user: AsUser = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Transcribe a call, measure it, flag the twelve gaps with evidence, and coach."""
+    app = get_app()
+    identity = identity_for(app, as_user)
+    call_id, job_id = app.calls.submit(identity, file, filename=file.name, source="cli")
+    # The analysis is a persisted job like any other: run the queue here and show its progress.
+    runner = threading.Thread(target=app.jobs.run_until_idle, args=(("call_analysis",),), daemon=True)
+    runner.start()
+    with progress_bar() as bar:
+        task = bar.add_task(f"Analysing {file.name}", total=100)
+        while runner.is_alive():
+            job = app.jobs.get(job_id)
+            if job is not None:
+                bar.update(task, completed=int(job.progress * 100), description=f"{file.name}: {job.progress_note or job.status.value}")
+            runner.join(0.3)
+    job = app.jobs.get(job_id)
+    if job is not None and job.status is JobStatus.FAILED:
+        raise CopilotError(job.error or "The analysis failed.")
+    analysis = app.calls.get_analysis(identity, call_id)
+    if analysis.status == "failed":
+        raise CopilotError(analysis.error or "The analysis failed.")
+    if json_output:
+        emit_json(analysis.to_dict())
+        return
+    _print_analysis(analysis)
+
+
+def _print_analysis(analysis) -> None:  # noqa: ANN001
+    console.print(f"[bold]{analysis.title}[/bold] ({analysis.language}, {analysis.duration:.0f} s)"
+                  + (" [yellow]speakers inferred[/yellow]" if analysis.speakers_inferred else ""))
+    for turn in analysis.transcript:
+        console.print(f"[dim]{turn['start']:6.1f}s[/dim] [bold]{turn['speaker']:>8}[/bold]: {turn['text']}")
+    metrics = analysis.metrics
+    console.print(
+        f"\ntalk ratio {metrics['rep_talk_ratio']:.0%} · longest monologue {metrics['longest_monologue_s']:.0f} s · "
+        f"questions {metrics['questions']} ({metrics['open_questions']} open) · "
+        f"interactivity {metrics['interactivity_per_min']:.1f}/min · patience {metrics['patience_s']:.1f} s"
+    )
+    if not analysis.gaps:
+        console.print("[green]No gaps found.[/green]")
+    for gap in analysis.gaps:
+        console.print(f"\n[red]{gap['name']}[/red] [{gap['severity']}, {gap['confidence']:.0%}]")
+        for evidence in gap["evidence"]:
+            console.print(f"  {evidence['start']:.0f}-{evidence['end']:.0f}s {evidence['speaker']}: “{evidence['quote']}” [dim]{evidence.get('note', '')}[/dim]")
+        coaching = gap["coaching"]
+        if coaching.get("talk_track"):
+            console.print(f"  [cyan]talk track:[/cyan] {coaching['talk_track']}")
+        for lesson in coaching.get("micro_lessons", []):
+            console.print(f"  [cyan]lesson:[/cyan] {lesson['title']}")
+        if coaching.get("roleplay"):
+            console.print(f"  [cyan]role-play:[/cyan] {coaching['roleplay']}")
+
+
+@call_app.command("show")
+@cli_errors
+def show(call_id: int, as_user: AsUser = None, json_output: JsonFlag = False) -> None:
+    """Show one analysed call you may see."""
+    app = get_app()
+    analysis = app.calls.get_analysis(identity_for(app, as_user), call_id)
+    if json_output:
+        emit_json(analysis.to_dict())
+    else:
+        _print_analysis(analysis)
+
+
+@call_app.command("list")
+@cli_errors
+def list_calls(as_user: AsUser = None, json_output: JsonFlag = False) -> None:
+    """Your calls (a manager: the territory's), newest first."""
+    app = get_app()
+    calls = app.calls.list_calls(identity_for(app, as_user))
+    if json_output:
+        emit_json(calls)
+        return
+    table = Table("id", "title", "owner", "status", "gaps")
+    for call in calls:
+        table.add_row(str(call["call_id"]), call["title"], call["owner"], call["status"], ", ".join(call["gaps"]) or call["error"] or "")
+    console.print(table)
+
+
+@call_app.command("heatmap")
+@cli_errors
+def heatmap(
+    territory: Annotated[str | None, typer.Option(help="Territory (default: yours).")] = None,
+    png: Annotated[Path | None, typer.Option(help="Also write the chart to this PNG file.")] = None,
+    as_user: AsUser = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Reps x gap types: where the team is weak (managers: their territory)."""
+    from transcription.service import render_heatmap_png
+
+    app = get_app()
+    data = app.calls.gap_heatmap(identity_for(app, as_user), territory)
+    if png:
+        render_heatmap_png(data, png)
+    if json_output:
+        emit_json(data.to_dict() | ({"png": str(png)} if png else {}))
+        return
+    table = Table("rep", "calls", *[g.replace("_", " ") for g in data.gap_types])
+    for rep, calls, row in zip(data.reps, data.calls, data.counts):
+        table.add_row(rep, str(calls), *(str(c) if c else "" for c in row))
+    console.print(table)
+    if png:
+        console.print(f"chart: {png}")
+
+
+@eval_app.command("gaps")
+@cli_errors
+def eval_gaps(
+    calls: Annotated[Path, typer.Option(help="A folder of labelled calls (NAME.flac + NAME.json).")] = Path(__file__).resolve().parents[1] / "demo" / "calls",
+    reference_only: Annotated[bool, typer.Option("--reference-only", help="Skip transcription; score the reference turns only.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Precision, recall and F1 per gap type and macro-F1, from audio and from reference turns."""
+    from transcription.evaluation import evaluate_gaps
+
+    app = get_app()
+    with progress_bar() as bar:
+        total = len(list(calls.glob("*.json")))
+        task = bar.add_task("Evaluating calls", total=total)
+        result = evaluate_gaps(app.settings, calls, with_audio=not reference_only, progress=lambda _n: bar.advance(task))
+    if json_output:
+        emit_json(result)
+        return
+    for source, scores in result.items():
+        table = Table(title=f"{source}: macro-F1 {scores['macro_f1']:.3f} over {scores['calls']} calls")
+        for column in ("gap", "precision", "recall", "F1"):
+            table.add_column(column)
+        for gap, values in scores["per_type"].items():
+            table.add_row(gap, f"{values['precision']:.2f}", f"{values['recall']:.2f}", f"{values['f1']:.2f}")
+        console.print(table)
+    if not result:
+        err_console.print("no labelled calls found")
