@@ -1,0 +1,208 @@
+"""In-memory views of deals and their stage histories, and scope resolution with permissions.
+
+The forecast engine works on these plain values (not ORM rows) so it can replay any past
+date honestly: `Deal.state_at(day)` only looks at stage moves made on or before that day.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.errors import InvalidInput, NotFound, PermissionDenied
+from bot.identity import Identity, account_clause, find_account, get_territory, require_role
+from bot.models import Account, Opportunity, Product, Role, StageChange, Target, Territory, User
+
+OPEN = ("prospecting", "qualification", "discovery", "proposal", "negotiation")
+WON, LOST = "closed_won", "closed_lost"
+SCOPE_TYPES = ("territory", "rep", "account", "product")
+
+
+@dataclass(frozen=True)
+class Event:
+    day: date
+    stage: str
+    amount: float
+    close: date  # expected close date as of this move
+
+
+@dataclass(frozen=True)
+class Deal:
+    id: int
+    name: str
+    account_id: int
+    account: str
+    territory_id: int
+    owner_id: int
+    owner: str
+    product: str
+    currency: str
+    segment: str
+    key_account: bool
+    competitor: str | None
+    created: date
+    events: tuple[Event, ...]
+
+    def state_at(self, day: date) -> Event | None:
+        """The deal as it stood at the end of `day` (None: not created yet)."""
+        position = bisect_right([e.day for e in self.events], day)
+        return self.events[position - 1] if position else None
+
+    @property
+    def won(self) -> Event | None:
+        last = self.events[-1] if self.events else None
+        return last if last is not None and last.stage == WON else None
+
+    @property
+    def closed(self) -> Event | None:
+        last = self.events[-1] if self.events else None
+        return last if last is not None and last.stage in (WON, LOST) else None
+
+    def reached(self, stage: str, by: date) -> bool:
+        return any(e.stage == stage and e.day <= by for e in self.events)
+
+
+def load_deals(session: Session) -> list[Deal]:
+    """Every opportunity with its full stage history (two queries)."""
+    rows = session.execute(
+        select(Opportunity, Account, User.handle, Territory.currency, Product.sku, Product.name)
+        .join(Account, Opportunity.account_id == Account.id)
+        .join(User, Opportunity.owner_id == User.id)
+        .join(Territory, Account.territory_id == Territory.id)
+        .outerjoin(Product, Opportunity.product_id == Product.id)
+    ).all()
+    history: dict[int, list[Event]] = {}
+    for change in session.scalars(select(StageChange).order_by(StageChange.changed_at, StageChange.id)):
+        history.setdefault(change.opportunity_id, []).append(
+            Event(change.changed_on, change.to_stage.value, change.amount, change.expected_close_date)
+        )
+    deals = []
+    for opp, account, handle, _currency, sku, product_name in rows:
+        events = history.get(opp.id) or [Event(opp.created_date, opp.stage.value, opp.amount, opp.expected_close_date)]
+        deals.append(
+            Deal(
+                id=opp.id,
+                name=opp.name,
+                account_id=account.id,
+                account=account.name,
+                territory_id=account.territory_id,
+                owner_id=opp.owner_id,
+                owner=handle,
+                product=f"{sku}|{product_name}" if sku else "",
+                currency=opp.currency,
+                segment=account.segment,
+                key_account=account.is_key_account,
+                competitor=opp.competitor,
+                created=opp.created_date,
+                events=tuple(sorted(events, key=lambda e: e.day)),
+            )
+        )
+    return deals
+
+
+def data_version(session: Session) -> tuple[int, int, int]:
+    """Changes whenever deals or their histories change (cache key for learned dynamics)."""
+    changes = session.execute(select(func.count(StageChange.id), func.max(StageChange.id))).one()
+    opps = session.scalar(select(func.count(Opportunity.id))) or 0
+    return int(changes[0] or 0), int(changes[1] or 0), int(opps)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A resolved, permission-checked forecast scope."""
+
+    scope_type: str
+    key: str  # canonical key stored in targets/snapshots: territory name, rep handle, account name, product sku
+    label: str
+    currency: str
+    account_ids: frozenset[int] | None  # None: no account restriction beyond the predicate
+    owner_id: int | None = None
+    territory_id: int | None = None
+    product: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.scope_type}:{self.key}"
+
+    def includes(self, deal: Deal) -> bool:
+        if self.account_ids is not None and deal.account_id not in self.account_ids:
+            return False
+        if self.owner_id is not None and deal.owner_id != self.owner_id:
+            return False
+        if self.territory_id is not None and deal.territory_id != self.territory_id:
+            return False
+        if self.product is not None and deal.product.split("|")[0] != self.product:
+            return False
+        return True
+
+    def predicate(self) -> Callable[[Deal], bool]:
+        return self.includes
+
+
+def resolve_scope(session: Session, identity: Identity, scope: str) -> Scope:
+    """Parse 'territory:NAME' | 'rep:HANDLE' | 'account:NAME' | 'product:SKU_OR_NAME' and check
+    the caller may see it: a rep their own book, a manager their territory, an admin all."""
+    require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see forecasts")
+    kind, _, name = scope.partition(":")
+    kind, name = kind.strip().lower(), name.strip()
+    if kind not in SCOPE_TYPES or not name:
+        raise InvalidInput(
+            f"Scope '{scope}' is not understood: use territory:NAME, rep:HANDLE, account:NAME or product:SKU."
+        )
+    if kind == "territory":
+        if identity.role is Role.REP:
+            raise PermissionDenied("Reps see their own book: ask for rep:" + identity.handle + " instead of a territory.")
+        territory = get_territory(session, identity, name)
+        return Scope("territory", territory.name, territory.name, territory.currency, None, territory_id=territory.id)
+    if kind == "rep":
+        user = session.scalar(select(User).where(User.handle.ilike(name) | User.email.ilike(name) | User.name.ilike(name)))
+        if user is None or user.role is not Role.REP:
+            raise NotFound(f"No rep named '{name}'.")
+        allowed = (
+            identity.role is Role.ADMIN
+            or (identity.role is Role.MANAGER and identity.territory_id == user.territory_id)
+            or identity.user_id == user.id
+        )
+        if not allowed:
+            raise PermissionDenied(f"You can't see {user.handle}'s forecast.")
+        currency = session.scalar(select(Territory.currency).where(Territory.id == user.territory_id)) or "USD"
+        return Scope("rep", user.handle, user.name, currency, None, owner_id=user.id)
+    if kind == "account":
+        account = find_account(session, identity, name)
+        currency = session.scalar(select(Territory.currency).where(Territory.id == account.territory_id)) or "USD"
+        return Scope("account", account.name, account.name, currency, frozenset({account.id}))
+    product = session.scalar(
+        select(Product).where(or_(Product.sku.ilike(name), Product.name.ilike(name), Product.name_zh == name, Product.name.ilike(f"%{name}%")))
+    )
+    if product is None:
+        raise NotFound(f"No product named '{name}'.")
+    visible = frozenset(session.scalars(select(Account.id).where(account_clause(identity))))
+    currencies = set(session.scalars(select(Territory.currency).join(Account, Account.territory_id == Territory.id).where(Account.id.in_(visible))))
+    if len(currencies) > 1:
+        if identity.role is Role.ADMIN:
+            raise InvalidInput(
+                f"{product.name} sells in several currencies ({', '.join(sorted(currencies))}); "
+                "forecast it per territory, e.g. with `--as` a manager or a territory's rep."
+            )
+    currency = currencies.pop() if currencies else product.currency
+    return Scope("product", product.sku, product.name, currency, visible, product=product.sku)
+
+
+def target_for(session: Session, scope: Scope, period_label: str) -> float | None:
+    target = session.scalar(
+        select(Target).where(Target.scope_type == scope.scope_type, Target.scope_key == scope.key, Target.period == period_label)
+    )
+    if target is not None:
+        return target.amount
+    if "-Q" not in period_label:
+        # A month without its own quota gets a third of its quarter's.
+        year, month = period_label.split("-")
+        quarter = f"{year}-Q{(int(month) - 1) // 3 + 1}"
+        quarterly = target_for(session, scope, quarter)
+        return quarterly / 3 if quarterly is not None else None
+    return None
