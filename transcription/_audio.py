@@ -32,12 +32,10 @@ class AudioInfo:
 def _open(path: Path, filename: str):  # noqa: ANN202 - av container
     try:
         container = av.open(str(path))
-    except (av.error.InvalidDataError, av.error.ValueError, av.error.EOFError) as exc:
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise InvalidInput(
             f"'{filename}' is not a readable audio file (corrupt or unsupported). Export it as WAV, MP3 or M4A and send it again."
         ) from exc
-    except av.error.FFmpegError as exc:
-        raise InvalidInput(f"'{filename}' could not be opened as audio ({exc.strerror or 'unknown error'}).") from exc
     if not container.streams.audio:
         container.close()
         raise UnsupportedMedia(f"'{filename}' has no audio track.")
@@ -83,7 +81,7 @@ def decode(path: Path, *, max_seconds: float, filename: str | None = None) -> np
                 raise InvalidInput(_too_long(filename, total / SAMPLE_RATE, max_seconds))
         for out in resampler.resample(None):
             parts.append(out.to_ndarray().reshape(channels, -1))
-    except (av.error.InvalidDataError, av.error.EOFError) as exc:
+    except (av.error.FFmpegError, ValueError) as exc:
         if not parts:
             raise InvalidInput(f"'{filename}' is corrupt: no audio could be decoded from it.") from exc
         # A truncated file: keep what decoded, like any player would.

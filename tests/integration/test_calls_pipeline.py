@@ -1,0 +1,186 @@
+"""Real audio through PyAV and the packaged Whisper base model; persisted jobs; permissions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from sqlalchemy import update
+
+from bot.errors import InvalidInput, NotFound, PermissionDenied
+from bot.models import Call, CallStatus, Job, JobStatus
+from tests.conftest import SAMPLE_CALLS
+from transcription import decode, transcribe, turns_from_reference
+from transcription.evaluation import evaluate_gaps, score
+from transcription.service import render_heatmap_png
+
+CALL = SAMPLE_CALLS / "a1_en_fleet_telematics.flac"
+
+
+def _write(path: Path, samples: np.ndarray, codec: str, rate: int = 16000, layout: str = "mono") -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        frame = av.AudioFrame.from_ndarray(samples.astype(np.int16).reshape(1, -1) if layout == "mono" else samples.astype(np.int16), format="s16" if layout == "mono" else "s16p", layout=layout)
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def mono_clip(tmp_path_factory) -> Path:
+    """The rep's channel of a sample call, 25 s, as mono WAV."""
+    audio = decode(CALL, max_seconds=600)[:, : 16000 * 25]
+    mixed = (audio.mean(axis=0) * 32767 * 4).clip(-32767, 32767)
+    return _write(tmp_path_factory.mktemp("audio") / "clip.wav", mixed, "pcm_s16le")
+
+
+def test_every_format_decodes_to_16k(tmp_path) -> None:
+    tone = (np.sin(np.linspace(0, 2000 * np.pi, 16000 * 2)) * 8000).astype(np.int16)
+    for name, codec, rate in (("t.wav", "pcm_s16le", 16000), ("t.mp3", "libmp3lame", 16000), ("t.flac", "flac", 16000),
+                              ("t.ogg", "libopus", 48000), ("t.m4a", "aac", 16000), ("t.amr", "libopencore_amrnb", 8000)):
+        if codec not in av.codecs_available:
+            continue
+        samples = tone if rate == 16000 else (np.sin(np.linspace(0, 2000 * np.pi, rate * 2)) * 8000).astype(np.int16)
+        path = _write(tmp_path / name, samples, codec, rate=rate)
+        audio = decode(path, max_seconds=60)
+        assert audio.shape[0] == 1 and abs(audio.shape[1] - 32000) < 3000, name
+
+
+def test_bad_audio_gets_a_clear_reason(tmp_path) -> None:
+    corrupt = tmp_path / "call.mp3"
+    corrupt.write_bytes(b"ID3" + bytes(range(256)) * 40)
+    with pytest.raises(InvalidInput, match="call.mp3"):
+        decode(corrupt, max_seconds=600)
+    silent = _write(tmp_path / "silent.wav", np.zeros(16000 * 3), "pcm_s16le")
+    with pytest.raises(InvalidInput, match="silent"):
+        decode(silent, max_seconds=600)
+    text = tmp_path / "notes.m4a"
+    text.write_text("not audio at all")
+    with pytest.raises(InvalidInput):
+        decode(text, max_seconds=600)
+
+
+def test_a_two_hour_file_is_refused_before_decoding(tmp_path) -> None:
+    # Two hours of 8 kHz silence in AMR-free WAV would be 115 MB; a FLAC of it is tiny.
+    long = _write(tmp_path / "long.flac", np.zeros(8000 * 60 * 120), "flac", rate=8000)
+    started = datetime.now()
+    with pytest.raises(InvalidInput, match="120 minutes long; the limit is 90 minutes"):
+        decode(long, max_seconds=90 * 60)
+    assert (datetime.now() - started).total_seconds() < 5
+
+
+def test_stereo_call_transcribed_with_speakers_by_channel(app) -> None:
+    audio = decode(CALL, max_seconds=600)
+    transcript = transcribe(audio, app.settings)
+    reference = turns_from_reference(CALL.with_suffix(".json"))
+    assert transcript.language == "en" and not transcript.speakers_inferred
+    assert [t.speaker for t in transcript.turns][:6] == [t.speaker for t in reference.turns][:6]
+    assert abs(transcript.turns[1].start - reference.turns[1].start) < 1.0
+    assert "spreadsheet" in transcript.turns[1].text.lower()
+
+
+def test_mono_recordings_say_speakers_were_inferred(app, mono_clip) -> None:
+    transcript = transcribe(decode(mono_clip, max_seconds=600), app.settings)
+    assert transcript.speakers_inferred and transcript.turns
+    assert {t.speaker for t in transcript.turns} <= {"rep", "customer"}
+
+
+def test_chinese_comes_out_in_simplified_characters(app) -> None:
+    path = SAMPLE_CALLS / "a5_zh_retail_membership.flac"
+    audio = decode(path, max_seconds=600)[:, : 16000 * 30]
+    transcript = transcribe(audio, app.settings)
+    text = "".join(t.text for t in transcript.turns)
+    assert transcript.language == "zh" and "会员" in text
+    assert not any(ch in text for ch in "們這個會員運營為麼")
+
+
+def test_upload_job_analysis_permissions_and_heatmap(org_app, identity_of, tmp_path) -> None:
+    jason = identity_of("jason.reed")
+    upload = tmp_path / "fleet.flac"
+    shutil.copyfile(CALL, upload)
+    call_id, job_id = org_app.calls.submit(jason, upload, filename="fleet.flac", source="cli")
+    assert org_app.calls.submit(jason, upload, filename="fleet.flac", source="slack") == (call_id, job_id)
+    upload.unlink()  # the copy kept under the data folder is what gets analysed
+    org_app.jobs.run_until_idle()
+    assert org_app.jobs.get(job_id).status is JobStatus.DONE
+    analysis = org_app.calls.get_analysis(jason, call_id).to_dict()
+    assert set(analysis) >= {"language", "duration", "transcript", "metrics", "gaps"}
+    assert analysis["language"] == "en" and 70 < analysis["duration"] < 80
+    assert {"budget_unclarified", "competitor_unaddressed", "next_step_missing"} <= {g["type"] for g in analysis["gaps"]}
+    for gap in analysis["gaps"]:
+        assert gap["evidence"] and all({"start", "end", "quote"} <= set(e) for e in gap["evidence"])
+        assert gap["coaching"]["talk_track"] and gap["coaching"]["roleplay"]
+    roleplay = org_app.calls.roleplay(jason, call_id, "competitor_unaddressed")
+    assert "Verizon" in roleplay["customer_opening"] or "demo" in roleplay["customer_opening"]
+
+    with pytest.raises(PermissionDenied):
+        org_app.calls.get_analysis(identity_of("emily.carter"), call_id)
+    assert org_app.calls.get_analysis(identity_of("sarah.mitchell"), call_id).call_id == call_id
+    with pytest.raises(PermissionDenied):
+        org_app.calls.get_analysis(identity_of("wang.fang"), call_id)
+    with pytest.raises(NotFound):
+        org_app.calls.get_analysis(jason, 999)
+
+    heatmap = org_app.calls.gap_heatmap(identity_of("sarah.mitchell"))
+    row = heatmap.reps.index("jason.reed")
+    assert heatmap.territory == "North America" and heatmap.calls[row] == 1
+    assert heatmap.counts[row][heatmap.gap_types.index("competitor_unaddressed")] == 1
+    with pytest.raises(PermissionDenied):
+        org_app.calls.gap_heatmap(identity_of("sarah.mitchell"), "East China")
+    png = render_heatmap_png(heatmap, tmp_path / "heat.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert org_app.calls.gap_progress(jason)["competitor_unaddressed"] == "open"
+
+
+def test_corrupt_upload_fails_the_job_with_the_reason_and_keeps_the_audio(org_app, identity_of, tmp_path) -> None:
+    bad = tmp_path / "broken.m4a"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypM4A " + b"\x01" * 500)
+    call_id, job_id = org_app.calls.submit(identity_of("li.wei"), bad, filename="broken.m4a", source="wecom")
+    org_app.jobs.run_until_idle()
+    job = org_app.jobs.get(job_id)
+    assert job.status is JobStatus.FAILED and "broken.m4a" in job.error
+    analysis = org_app.calls.get_analysis(identity_of("li.wei"), call_id)
+    assert analysis.status == "failed" and analysis.error == job.error
+    with org_app.db.session() as session:
+        assert Path(session.get(Call, call_id).audio_path).read_bytes() == bad.read_bytes()
+
+
+def test_an_analysis_interrupted_by_a_crash_is_picked_up_again(org_app, identity_of, tmp_path) -> None:
+    clip = tmp_path / "short.wav"
+    audio = decode(CALL, max_seconds=600)[:, : 16000 * 20]
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=16000, layout="stereo")
+        frame = av.AudioFrame.from_ndarray((audio * 32767).astype(np.int16), format="s16p", layout="stereo")
+        frame.sample_rate = 16000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    call_id, job_id = org_app.calls.submit(identity_of("jason.reed"), clip, filename="short.wav", source="cli")
+    org_app.jobs.claim(("call_analysis",))  # a worker took it, then the process died
+    with org_app.db.session() as session:
+        session.execute(update(Call).where(Call.id == call_id).values(status=CallStatus.PROCESSING))
+        session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+    assert org_app.jobs.recover() == 1
+    org_app.jobs.run_until_idle()
+    assert org_app.jobs.get(job_id).status is JobStatus.DONE
+    assert org_app.calls.get_analysis(identity_of("jason.reed"), call_id).status == "done"
+
+
+def test_gap_evaluation_from_reference_turns_meets_the_target(settings) -> None:
+    result = evaluate_gaps(settings, SAMPLE_CALLS, with_audio=False)
+    assert result["reference"]["calls"] == 6
+    assert result["reference"]["macro_f1"] >= 0.8
+
+
+def test_scoring_math() -> None:
+    result = score([({"a_gap"}, {"a_gap"}), (set(), {"budget_unclarified"}), ({"budget_unclarified"}, set())])
+    assert result["per_type"]["budget_unclarified"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 1, "fn": 1}
+    assert result["per_type"]["pain_unexplored"]["f1"] == 1.0
+    json.dumps(result)
