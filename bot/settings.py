@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     chunk_size: int = 800
     chunk_overlap: int = 120
     retrieval_top_k: int = 6
+    # Below both, a query is off-topic for the knowledge base: answer "not covered", don't guess.
+    retrieval_min_similarity: float = 0.25  # cosine, dense
+    retrieval_min_bm25: float = 3.0
 
     # --- transcription and call analysis -------------------------------------------------
     whisper_model: str = "base"  # "base" = the packaged model; or any faster-whisper size/path
@@ -64,6 +67,9 @@ class Settings(BaseSettings):
     monologue_ratio_threshold: float = 0.65
     monologue_seconds_threshold: float = 60.0
     min_open_questions: int = 3
+    gap_answer_window_turns: int = 2  # rep turns after a customer cue that count as answering it
+    gap_llm_judge: bool = True  # with an LLM configured, let it confirm or reject rule findings
+    call_roleplay_turns: int = 4  # exchanges in a practice role-play
 
     # --- LLM -----------------------------------------------------------------------------
     llm_provider: Literal["local", "openai", "none"] = "local"

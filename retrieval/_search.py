@@ -276,22 +276,30 @@ class Retriever:
         pool = max(k * 5, 30)
         found: dict[str, tuple[str, dict[str, Any]]] = {}
         dense_rank: list[str] = []
+        best_similarity = best_bm25 = 0.0
         if mode in ("dense", "hybrid"):
             for chunk_id, text, meta, distance in self._dense(query, pool, access, kinds, account_id, gap):
                 if wanted(meta):
                     found[chunk_id] = (text, meta)
                     dense_rank.append(chunk_id)
+                    best_similarity = max(best_similarity, 1.0 - distance)
         sparse_rank: list[str] = []
         if mode in ("bm25", "hybrid"):
             index = self._bm25_index()
-            for position, _score in index.rank(query, pool * 4):
+            for position, score in index.rank(query, pool * 4):
                 meta = index.metas[position]
                 if wanted(meta):
                     chunk_id = index.ids[position]
                     found.setdefault(chunk_id, (index.texts[position], meta))
                     sparse_rank.append(chunk_id)
+                    best_bm25 = max(best_bm25, score)
                     if len(sparse_rank) >= pool:
                         break
+        off_topic = best_similarity < self.settings.retrieval_min_similarity and best_bm25 < self.settings.retrieval_min_bm25
+        if off_topic and gap is None and account_id is None:
+            # Nothing in the knowledge base is about this (a caller filtering on a gap or an
+            # account asked for those documents by key, not by topic).
+            return []
         fused = reciprocal_rank_fusion([r for r in (dense_rank, sparse_rank) if r])
         return [_hit(chunk_id, *found[chunk_id], score) for chunk_id, score in fused[:k]]
 
