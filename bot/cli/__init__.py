@@ -11,6 +11,7 @@ from bot.cli.calls import call_app
 from bot.cli.demo import demo
 from bot.cli.doctor import doctor
 from bot.cli.evals import eval_app
+from bot.cli.insights import forecast_command, import_app, resonance_command, risk_app, summary_command
 from bot.cli.kb import kb_app
 from bot.cli.serve import serve_app
 
@@ -30,6 +31,11 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(call_app, name="call")
 app.add_typer(serve_app, name="serve")
 app.add_typer(eval_app, name="eval")
+app.command("forecast")(forecast_command)
+app.command("resonance")(resonance_command)
+app.command("summary")(summary_command)
+app.add_typer(risk_app, name="risk")
+app.add_typer(import_app, name="import")
 
 
 def main() -> None:
