@@ -202,9 +202,9 @@ class CopilotAgent:
         history = "\n".join(
             f"{role}: {' '.join(content.split())[:160]}" for role, content in request.history[-HISTORY_FOR_CHOICE:]
         )
-        carried = self.conversation_account(request)
+        account = self.conversation_account(request) or self._named_account(request)
         user = prompts.load("tool_choice_request", request.language).format(
-            history=history or "-", account=carried or "-", question=request.text
+            history=history or "-", account=account or "-", question=request.text
         )
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -221,6 +221,12 @@ class CopilotAgent:
             if found:
                 return found
         return None
+
+    def _named_account(self, request: AnswerRequest) -> str | None:
+        """A visible account the request names, so the router knows a customer is meant."""
+        if request.identity.role is None:
+            return None
+        return _mentioned(request.text, self._visible_account_names(request.identity))
 
     def _names_visible_account(self, identity: Identity, text: str) -> bool:
         return bool(text.strip()) and _mentioned(text, self._visible_account_names(identity)) is not None

@@ -116,3 +116,17 @@ def test_chat_warm_up_prepares_the_router_without_answering(org_app) -> None:
     llm.model = object()  # the answer context "loads"
     CopilotAgent(org_app, local=llm).warm_up()
     assert len(llm.choice_prompts) == 1 and llm.answer_prompts == []
+
+
+def test_eval_with_a_native_tool_calling_model_reads_its_first_tool_call(org_app) -> None:
+    from langchain_core.messages import AIMessage
+
+    from tests.unit.agent_fakes import ScriptedChatModel, tool_call
+
+    cases = [
+        EvalCase("Show me my pipeline", "en", ("my_pipeline",)),
+        EvalCase("Hello there", "en", ("search_knowledge",)),
+    ]
+    model = ScriptedChatModel(script=[tool_call("my_pipeline"), AIMessage(content="Hi!")])
+    result = evaluate_tool_choice(org_app, CopilotAgent(org_app, chat_model=model), cases)
+    assert result.tool_accuracy == 0.5 and result.misses[0]["chosen"] == "none"
