@@ -69,7 +69,8 @@ class TurnContext:
                 doc_ids.append(hit.doc_id)
             number = doc_ids.index(hit.doc_id) + 1
             self.records.append(f"doc:{hit.doc_id}")
-            text = " ".join(hit.text.split())[:PASSAGE_CHARS]
+            # Chunks repeat their document's title; the citation line already shows it.
+            text = " ".join(hit.text.split()).removeprefix(hit.title).strip()[:PASSAGE_CHARS]
             lines.append(f"[{number}] {hit.title}: {text}")
         return "\n".join(lines)
 
