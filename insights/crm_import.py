@@ -120,8 +120,9 @@ def import_crm(app: App, identity: Identity, folder: Path, mapping: Path, *, str
                 for row in reader:
                     values = {field_name: (row.get(source) or "").strip() for field_name, source in columns.items()}
                     try:
-                        with session.begin_nested():
-                            outcome = _IMPORTERS[kind](session, spec, values)
+                        # Importers validate a row completely before writing any of it, so a
+                        # rejected row leaves nothing behind (no savepoints: pysqlite's are unsafe).
+                        outcome = _IMPORTERS[kind](session, spec, values)
                     except _RowError as exc:
                         report.rejects.append(Reject(path.name, reader.line_num, str(exc)))
                         continue
@@ -192,14 +193,14 @@ def _teams(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN001
         raise _RowError(f"role '{v['role']}' is not one of rep, manager, trainer, admin (or mapped in role_map)") from None
     if "@" not in v["email"]:
         raise _RowError(f"email '{v['email']}' is not an email address")
-    territory = _territory(session, spec, v["territory"], v.get("currency")) if v.get("territory") else None
     user = session.scalar(select(User).where(User.handle == v["handle"]))
+    clash = session.scalar(select(User).where(User.email == v["email"].lower(), User.handle != v["handle"]))
+    if clash is not None:
+        raise _RowError(f"email {v['email']} already belongs to {clash.handle}")
+    territory = _territory(session, spec, v["territory"], v.get("currency")) if v.get("territory") else None
     fields = {"name": v["name"], "email": v["email"].lower(), "role": role, "territory_id": territory.id if territory else None,
               "language": v.get("language") or "en"}
     if user is None:
-        clash = session.scalar(select(User).where(User.email == fields["email"]))
-        if clash is not None:
-            raise _RowError(f"email {fields['email']} already belongs to {clash.handle}")
         session.add(User(handle=v["handle"], **fields))
         session.flush()
         return "created"
@@ -218,22 +219,22 @@ def _update(row: Any, fields: dict[str, Any]) -> str:
 def _accounts(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN001
     _required(v, "external_id", "name", "territory", "owner")
     owner = _user(session, v["owner"])
-    territory = _territory(session, spec, v["territory"], v.get("currency"))
     segment = spec.segment_map.get((v.get("segment") or "").lower(), (v.get("segment") or "mid_market").lower())
     if segment not in ("smb", "mid_market", "enterprise"):
         raise _RowError(f"segment '{v.get('segment')}' is not smb, mid_market or enterprise (or mapped in segment_map)")
+    employees = int(_number(v["employees"], "employees")) if v.get("employees") else None
+    account = session.scalar(select(Account).where(Account.external_id == v["external_id"]))
+    if account is None and session.scalar(select(Account.id).where(Account.name == v["name"])) is not None:
+        raise _RowError(f"an account named '{v['name']}' already exists with another CRM id")
+    territory = _territory(session, spec, v["territory"], v.get("currency"))
     fields = {
         "name": v["name"], "name_en": v.get("name_en") or None, "industry": v.get("industry") or "unknown",
-        "employees": int(_number(v["employees"], "employees")) if v.get("employees") else None,
+        "employees": employees,
         "segment": segment, "city": v.get("city") or None, "country": v.get("country") or None,
         "territory_id": territory.id, "owner_id": owner.id,
         "is_key_account": (v.get("key_account") or "").lower() in ("1", "true", "yes", "y", "是"),
     }
-    account = session.scalar(select(Account).where(Account.external_id == v["external_id"]))
     if account is None:
-        clash = session.scalar(select(Account).where(Account.name == v["name"]))
-        if clash is not None:
-            raise _RowError(f"an account named '{v['name']}' already exists with another CRM id")
         session.add(Account(external_id=v["external_id"], **fields))
         session.flush()
         return "created"
