@@ -174,7 +174,7 @@ COMPETITOR = _rx(
     r"\b(talking|speaking) (to|with)\b", r"\blooking at\b", r"\bevaluating\b", r"\bconsidering\b", r"\bdemo (from|with)\b",
     r"\bquote from\b", r"\bcompetitor", r"\banother vendor", r"\bother vendors?\b", r"\b(already|currently) (use|using)\b",
     r"\b(versus|vs\.?)\b", r"\balternatives?\b",
-    r"也在(跟|和|与).{0,12}(谈|聊|接触|对接)", r"在(跟|和|与).{0,12}(谈|聊|接触)", r"也看过", r"看过.{0,12}(系统|产品|方案|平台)",
+    r"(也|还|同时|正)在(跟|和|与)", r"在(跟|和|与).{0,12}(谈|聊|接触)", r"也看过", r"看过.{0,12}(系统|产品|方案|平台)",
     r"也在看", r"竞品", r"别家", r"其他(厂商|供应商|家)", r"也(找|约)了", r"(对方|他们)(报价|家)",
 )
 DIFFERENTIATE = _rx(
@@ -428,16 +428,22 @@ def strategy_unlinked(turns: list[Turn], metrics: CallMetrics, th: GapThresholds
 
 
 def concern_unresolved(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
+    answered_by: int | None = None  # the rep turn that answered the last concern
     for door in _doors(turns, CONCERN):
-        replies = _rep_after(turns, door.index, 1)
-        answer = replies[0] if replies else None
-        if answer is not None and ANSWER_COMMIT.search(answer.text) and not DISMISS.search(answer.text):
+        if answered_by is not None and door.index == answered_by + 1:
+            continue  # the customer acknowledging or restating a concern just answered
+        replies = _rep_after(turns, door.index, th.answer_window_turns)
+        first = replies[0] if replies else None
+        dismissed = first is not None and DISMISS.search(first.text) is not None
+        answer = next((r for r in replies if ANSWER_COMMIT.search(r.text) and not DISMISS.search(r.text)), None)
+        if answer is not None and not dismissed:
+            answered_by = answer.index
             continue
-        note = "the rep brushed the concern off" if answer is not None and DISMISS.search(answer.text) else "no answer or follow-up commitment"
+        note = "the rep brushed the concern off" if dismissed else "no answer or follow-up commitment"
         evidence = [_door(door, CONCERN, "customer raised a technical, security or compliance concern")]
-        evidence.append(_rep(answer, note) if answer else _absence(note, turns))
+        evidence.append(_rep(first, note) if first else _absence(note, turns))
         return Finding(
-            "concern_unresolved", SEVERITY["concern_unresolved"], 0.8 if answer is not None and DISMISS.search(answer.text) else 0.65,
+            "concern_unresolved", SEVERITY["concern_unresolved"], 0.8 if dismissed else 0.65,
             evidence, "A technical or compliance concern was left without an answer or a follow-up commitment.",
         )
     return None

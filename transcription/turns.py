@@ -102,18 +102,21 @@ def segments_to_turns(
     texts: dict[int, list[str]] = {}
     orphans: list[tuple[float, float, str]] = []
     for seg in segments:
-        hits = [
-            i
-            for i, (a, b) in enumerate(islands)
-            if min(b, seg.end + slack_s) - max(a, seg.start - slack_s) > 0.05
-        ]
+        # Whisper stretches a segment's end over the silence that follows it, so an island
+        # counts only if the segment covers a real part of it.
+        overlaps = [(i, min(b, seg.end) - max(a, seg.start)) for i, (a, b) in enumerate(islands)]
+        hits = [i for i, o in overlaps if o >= min(0.5, 0.3 * (islands[i][1] - islands[i][0]))]
+        if not hits:
+            near = [(i, min(b, seg.end + slack_s) - max(a, seg.start - slack_s)) for i, (a, b) in enumerate(islands)]
+            best = max(near, key=lambda x: x[1], default=None)
+            hits = [best[0]] if best is not None and best[1] > 0 else []
         if not hits:
             orphans.append((seg.start, seg.end, seg.text))
             continue
         if len(hits) == 1:
             texts.setdefault(hits[0], []).append(seg.text)
             continue
-        weights = [islands[i][1] - islands[i][0] for i in hits]
+        weights = [max(0.05, dict(overlaps)[i]) for i in hits]
         for i, piece in zip(hits, _split_text(seg.text, weights)):
             if piece:
                 texts.setdefault(i, []).append(piece)
