@@ -162,6 +162,25 @@ def _health(deals: list[Deal], period, day: date, target: float | None, booked: 
     )
 
 
+CJK_FONT_HINTS = ("WenQuanYi", "Noto Sans CJK", "Source Han", "Droid Sans Fallback")
+
+
+def _cjk_font(font_manager) -> str | None:  # noqa: ANN001
+    """A font with Chinese glyphs (fonts-wqy-microhei from `make system-deps`), registering it
+    if matplotlib's font cache predates its installation."""
+    for entry in font_manager.fontManager.ttflist:
+        if any(hint in entry.name for hint in CJK_FONT_HINTS):
+            return entry.name
+    for path in font_manager.findSystemFonts():
+        if any(key in path.lower() for key in ("wqy", "notosanscjk", "sourcehan", "droidsansfallback")):
+            try:
+                font_manager.fontManager.addfont(path)
+                return font_manager.FontProperties(fname=path).get_name()
+            except (OSError, RuntimeError):
+                continue
+    return None
+
+
 def _chart(summary: TerritorySummary, path: Path) -> None:
     """Forecast vs actuals by quarter, and the open pipeline by stage."""
     import matplotlib
@@ -170,10 +189,10 @@ def _chart(summary: TerritorySummary, path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib import font_manager
 
-    cjk = [f.name for f in font_manager.fontManager.ttflist if any(k in f.name for k in ("WenQuanYi", "Noto Sans CJK", "Source Han"))]
+    cjk = _cjk_font(font_manager)
     title = summary.title
     if cjk:
-        plt.rcParams["font.family"] = [cjk[0], "DejaVu Sans"]
+        plt.rcParams["font.family"] = [cjk, "DejaVu Sans"]
     else:
         # Without a CJK font Chinese glyphs would be boxes: keep the ASCII part of the title.
         title = "".join(ch for ch in title if ord(ch) < 128).strip() or summary.scope
