@@ -129,6 +129,14 @@ def check_platforms(app: App) -> tuple[Status, str]:
     return "ok", f"Slack {slack}; WeCom {wecom} (optional: the CLI works without them)"
 
 
+def check_insights(app: App) -> tuple[Status, str]:
+    from insights.resonance import load_dimensions
+    from insights.risk import load_rules
+
+    rules, dims = load_rules(), load_dimensions()
+    return "ok", f"{len(rules)} risk rules, {len(dims.weights)} resonance dimensions, {len(dims.triggers)} buyer-type triggers"
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("data folder", check_data_dir),
     ("database", check_database),
@@ -137,6 +145,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("speech model", check_whisper),
     ("language model", check_llm),
     ("chat platforms", check_platforms),
+    ("insights rules", check_insights),
 ]
 
 
