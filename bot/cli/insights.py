@@ -37,7 +37,7 @@ def _money(value: float | None, currency: str) -> str:
 
 @cli_errors
 def forecast_command(
-    scope: Annotated[str, typer.Option("--scope", help="territory:NAME | rep:HANDLE | account:NAME | product:SKU")],
+    scope: Annotated[str | None, typer.Option("--scope", help="territory:NAME | rep:HANDLE | account:NAME | product:SKU")] = None,
     period: Annotated[str | None, typer.Option(help="2026-Q4 or 2026-12 (default: this quarter)")] = None,
     what_if: Annotated[list[str] | None, typer.Option("--what-if", help="NAME=VALUE, repeatable; see --list-what-if")] = None,
     list_what_if: Annotated[bool, typer.Option("--list-what-if", help="Show the what-if parameters and exit.")] = False,
@@ -54,6 +54,8 @@ def forecast_command(
         for p in WHAT_IF_PARAMETERS.values():
             console.print(f"[bold]{p.name}[/bold] [{p.minimum}..{p.maximum}, default {p.default}]: {p.description_en} / {p.description_zh}")
         return
+    if not scope:
+        raise InvalidInput("Say what to forecast with --scope, e.g. --scope territory:\"East China\" or --scope rep:li.wei.")
     app = get_app()
     identity = identity_for(app, as_user)
     with console.status("Forecasting..."):
