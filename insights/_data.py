@@ -105,11 +105,15 @@ def load_deals(session: Session) -> list[Deal]:
     return deals
 
 
-def data_version(session: Session) -> tuple[int, int, int]:
+def data_version(session: Session) -> tuple[float, ...]:
     """Changes whenever deals or their histories change (cache key for learned dynamics)."""
     changes = session.execute(select(func.count(StageChange.id), func.max(StageChange.id))).one()
-    opps = session.scalar(select(func.count(Opportunity.id))) or 0
-    return int(changes[0] or 0), int(changes[1] or 0), int(opps)
+    # Sums catch in-place edits (a CRM re-import changing an amount or an owner).
+    opps = session.execute(
+        select(func.count(Opportunity.id), func.sum(Opportunity.amount), func.sum(Opportunity.owner_id))
+    ).one()
+    accounts = session.execute(select(func.sum(Account.owner_id), func.sum(Account.territory_id))).one()
+    return tuple(float(v or 0) for v in (*changes, *opps, *accounts))
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,16 @@ def resolve_scope(session: Session, identity: Identity, scope: str) -> Scope:
                 "forecast it per territory, e.g. with `--as` a manager or a territory's rep."
             )
     currency = currencies.pop() if currencies else product.currency
-    return Scope("product", product.sku, product.name, currency, visible, product=product.sku)
+    # A product forecast covers the caller's book only: the key says whose, so tracked
+    # accuracy never mixes a rep's product forecast with their manager's.
+    if identity.role is Role.REP:
+        key = f"{product.sku}@rep:{identity.handle}"
+    elif identity.role is Role.MANAGER:
+        territory_name = session.scalar(select(Territory.name).where(Territory.id == identity.territory_id))
+        key = f"{product.sku}@territory:{territory_name}"
+    else:
+        key = product.sku
+    return Scope("product", key, product.name, currency, visible, product=product.sku)
 
 
 def target_for(session: Session, scope: Scope, period_label: str) -> float | None:

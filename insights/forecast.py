@@ -459,5 +459,5 @@ def _scope_from_key(session, scope_type: str, key: str, restricted: tuple[int, .
         account = session.scalar(select(Account).where(Account.name == key))
         return Scope("account", key, key, "", frozenset({account.id})) if account else None
     if scope_type == "product":
-        return Scope("product", key, key, "", frozenset(restricted) if restricted else None, product=key)
+        return Scope("product", key, key, "", frozenset(restricted) if restricted else None, product=key.split("@")[0])
     return None

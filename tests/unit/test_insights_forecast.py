@@ -114,3 +114,24 @@ def test_forecast_permissions(org_app, identity_of, who, scope, error) -> None:
 
 def test_manager_may_forecast_own_reps(org_app, identity_of) -> None:
     assert forecast(org_app, identity_of("wang.fang"), "rep:zhang.min", today=DEMO_DAY).scope == "rep:zhang.min"
+
+
+def test_product_forecasts_are_tracked_per_book(org_app, identity_of) -> None:
+    rep, manager = identity_of("li.wei"), identity_of("wang.fang")
+    mine = forecast(org_app, rep, "product:LUM-INS", "2026-Q3", today=date(2026, 6, 30))
+    theirs = forecast(org_app, manager, "product:Lumina Insight", "2026-Q3", today=date(2026, 6, 30))
+    assert mine.scope == "product:LUM-INS@rep:li.wei" and theirs.scope == "product:LUM-INS@territory:East China"
+    record_actuals(org_app, DEMO_DAY)
+    with org_app.db.session() as session:
+        from bot.models import Account, Opportunity, User
+
+        actuals = {a.scope_key: a.amount for a in session.scalars(select(Actual).where(Actual.scope_type == "product"))}
+        li = session.scalar(select(User).where(User.handle == "li.wei"))
+        won = session.scalars(
+            select(Opportunity.amount).join(Account).where(
+                Account.owner_id == li.id, Opportunity.status == "won", Opportunity.product.has(sku="LUM-INS"),
+                Opportunity.closed_date >= date(2026, 7, 1), Opportunity.closed_date <= date(2026, 9, 30),
+            )
+        ).all()
+    assert actuals["LUM-INS@rep:li.wei"] == pytest.approx(sum(won))
+    assert actuals["LUM-INS@territory:East China"] >= actuals["LUM-INS@rep:li.wei"]
