@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     monologue_seconds_threshold: float = 60.0
     min_open_questions: int = 3
     gap_answer_window_turns: int = 2  # rep turns after a customer cue that count as answering it
-    gap_llm_judge: bool = True  # with an LLM configured, let it confirm or reject rule findings
+    # An LLM confirms or rejects rule findings: "remote" = only with an OpenAI-compatible
+    # endpoint (the local 1.5B model costs ~30 s per finding on 2 cores), "always", "off".
+    gap_llm_judge: Literal["remote", "always", "off"] = "remote"
     call_roleplay_turns: int = 4  # exchanges in a practice role-play
 
     # --- LLM -----------------------------------------------------------------------------

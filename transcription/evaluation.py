@@ -1,5 +1,5 @@
 """`copilot eval gaps`: precision, recall and F1 per gap type over labelled calls, end to end
-from the audio and from the reference turns of the JSON sidecars."""
+from the audio and from the reference turns of the JSON sidecars (NAME.flac + NAME.json)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings
-from transcription._asr import Transcript, transcribe, turns_from_reference
-from transcription._audio import decode
-from transcription._gaps import GAP_TYPES
-from transcription.service import analyse_transcript
+from transcription import turns_from_reference
+from transcription.gaps import GAP_TYPES
+from transcription.pipeline import analyze_turns, thresholds_from, transcribe_file
 
 __all__ = ["evaluate_gaps", "score"]
 
@@ -35,24 +34,23 @@ def score(pairs: list[tuple[set[str], set[str]]]) -> dict[str, Any]:
 def evaluate_gaps(
     settings: Settings, calls_dir: Path, *, with_audio: bool = True, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
-    sidecars = sorted(calls_dir.glob("*.json"))
+    """Rules only (no LLM judge): the figure the product must reach on its own."""
+    thresholds = thresholds_from(settings)
     reference_pairs, audio_pairs = [], []
-    for sidecar in sidecars:
+    for sidecar in sorted(Path(calls_dir).glob("*.json")):
         labels = json.loads(sidecar.read_text(encoding="utf-8"))
         present = set(labels["gaps_present"])
-        reference_pairs.append((_predict(turns_from_reference(sidecar), settings), present))
+        turns = turns_from_reference(labels["turns"])
+        _metrics, findings = analyze_turns(turns, thresholds)
+        reference_pairs.append(({f.type for f in findings}, present))
         if with_audio:
-            audio_file = sidecar.with_name(labels["audio"]["file"])
-            audio = decode(audio_file, max_seconds=settings.max_call_minutes * 60)
-            audio_pairs.append((_predict(transcribe(audio, settings), settings), present))
+            audio_file = sidecar.with_name(labels.get("audio", {}).get("file") or f"{sidecar.stem}.flac")
+            transcript = transcribe_file(audio_file, settings)
+            _metrics, findings = analyze_turns(transcript.turns, thresholds, transcript.duration)
+            audio_pairs.append(({f.type for f in findings}, present))
         if progress:
             progress(sidecar.stem)
     result: dict[str, Any] = {"reference": score(reference_pairs)}
     if with_audio:
         result = {"audio": score(audio_pairs), **result}
     return result
-
-
-def _predict(transcript: Transcript, settings: Settings) -> set[str]:
-    _metrics, findings = analyse_transcript(transcript, settings)
-    return {f.type for f in findings}

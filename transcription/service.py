@@ -1,9 +1,8 @@
-"""Call recordings as a service: store the audio, analyse it in a persisted job, show the result
-to those allowed to see it, coach, and map the team's gaps.
+"""Call recordings as a service: intake, the persisted analysis job, permission-checked reads,
+coaching, role-play, gap progress and the manager's heat map.
 
-The audio is stored content-addressed under `<data_dir>/audio` before anything else happens and
-is never deleted, also when analysis fails. A job interrupted by a crash is picked up again by
-the job queue and starts over (the analysis is idempotent).
+The audio is stored content-addressed under `audio_dir` and never deleted (also when the
+analysis fails), so an interrupted or failed job can always be run again.
 """
 
 from __future__ import annotations
@@ -11,40 +10,57 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cache
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
-from bot.channel import Reply
-from bot.errors import CopilotError, InvalidInput, NotFound, PermissionDenied
-from bot.identity import Identity, call_clause, get_territory
-from bot.jobs import JobContext, JobView
+from bot.channel import Reply, ReplyTable
+from bot.errors import CopilotError, InvalidInput, NotFound, PermissionDenied, UnsupportedMedia
+from bot.identity import Identity, call_clause, get_territory, require_role
 from bot.models import Call, CallStatus, GapFinding, Role, User, utcnow
-from transcription._asr import Transcript, Turn, transcribe
-from transcription._audio import decode
-from transcription._gaps import GAP_NAMES, GAP_TYPES, Finding, detect_gaps
-from transcription._metrics import compute_metrics
+from transcription.audio import SUPPORTED_SUFFIXES
+from transcription.gaps import GAP_TYPES, Evidence, Finding
+from transcription.heatmap import GapHeatmap, render_heatmap_png
+from transcription.turns import Turn
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.jobs import JobContext, JobView
+    from transcription.coaching import RolePlay
 
-__all__ = ["CallService", "CallAnalysis", "GapHeatmap", "register_jobs", "render_heatmap_png", "summary_text", "JOB_KIND", "analyse_transcript"]
+__all__ = [
+    "CallService",
+    "CallAnalysis",
+    "CallSummary",
+    "GapProgress",
+    "GapHeatmap",
+    "render_heatmap_png",
+    "register_jobs",
+    "JOB_KIND",
+]
 
 logger = logging.getLogger(__name__)
 
 JOB_KIND = "call_analysis"
-COACHING_FILE = Path(__file__).with_name("coaching.yaml")
+SUBMITTERS = (Role.REP, Role.MANAGER, Role.ADMIN)
 
 
-@cache
-def _coaching_texts() -> dict[str, Any]:
-    return yaml.safe_load(COACHING_FILE.read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class CallSummary:
+    id: int
+    title: str
+    owner: str
+    status: str
+    language: str | None
+    duration: float | None
+    gap_types: list[str]
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -59,7 +75,7 @@ class CallAnalysis:
     speakers_inferred: bool
     transcript: list[dict[str, Any]]
     metrics: dict[str, Any]
-    gaps: list[dict[str, Any]]
+    gaps: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,359 +87,26 @@ class CallAnalysis:
             "language": self.language,
             "duration": self.duration,
             "speakers_inferred": self.speakers_inferred,
-            "transcript": self.transcript,
+            "transcript": [
+                {"speaker": t["speaker"], "start": t["start"], "end": t["end"], "text": t["text"], "index": t.get("index")}
+                for t in self.transcript
+            ],
             "metrics": self.metrics,
             "gaps": self.gaps,
         }
 
 
 @dataclass(frozen=True)
-class GapHeatmap:
-    territory: str | None
-    reps: list[str]
-    gap_types: list[str]
-    counts: list[list[int]]  # reps x gap types: calls showing the gap
-    calls: list[int]  # calls analysed per rep
-    since: str | None = None
-    until: str | None = None
-
-    @property
-    def rates(self) -> list[list[float]]:
-        return [[round(c / n, 3) if n else 0.0 for c in row] for row, n in zip(self.counts, self.calls)]
+class GapProgress:
+    rep: str
+    gap_type: str
+    calls_with_gap: int
+    last_seen_call: int | None
+    later_calls_without: int
+    resolved: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "territory": self.territory,
-            "reps": self.reps,
-            "gap_types": self.gap_types,
-            "counts": self.counts,
-            "rates": self.rates,
-            "calls": self.calls,
-            "since": self.since,
-            "until": self.until,
-        }
-
-
-def analyse_transcript(transcript: Transcript, settings) -> tuple[dict[str, Any], list[Finding]]:  # noqa: ANN001
-    metrics = compute_metrics(transcript.turns, transcript.duration)
-    return metrics.to_dict(), detect_gaps(transcript.turns, metrics, settings)
-
-
-@dataclass
-class CallService:
-    app: App
-    _listeners: list[Callable[[int], None]] = field(default_factory=list)
-
-    # --- intake ------------------------------------------------------------------------------
-    def submit(
-        self,
-        identity: Identity,
-        path: Path,
-        *,
-        filename: str,
-        source: str,
-        notify: dict[str, str] | None = None,
-    ) -> tuple[int, int]:
-        if not identity.is_known:
-            raise PermissionDenied("Only copilot users can upload calls. Ask your sales-ops admin for access.")
-        data_dir = self.app.settings.audio_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        digest = _sha256(path)
-        stored = data_dir / f"{digest}{Path(filename).suffix.lower() or '.audio'}"
-        if not stored.exists():
-            tmp = stored.with_suffix(stored.suffix + ".partial")
-            shutil.copyfile(path, tmp)
-            tmp.replace(stored)
-        dedupe = f"call:{identity.user_id}:{digest}"
-        with self.app.db.session() as session:
-            existing = session.scalar(select(Call).where(Call.owner_id == identity.user_id, Call.audio_sha256 == digest))
-            if existing is None:
-                existing = Call(
-                    owner_id=identity.user_id,
-                    title=Path(filename).stem.replace("_", " "),
-                    original_filename=filename,
-                    audio_path=str(stored),
-                    audio_sha256=digest,
-                    source=source,
-                    status=CallStatus.QUEUED,
-                )
-                session.add(existing)
-                session.flush()
-            call_id = existing.id
-        job_id, _created = self.app.jobs.enqueue(
-            JOB_KIND, {"call_id": call_id, "notify": notify}, created_by_id=identity.user_id, dedupe_key=dedupe
-        )
-        return call_id, job_id
-
-    # --- the job -------------------------------------------------------------------------------
-    def run_job(self, ctx: JobContext) -> dict[str, Any]:
-        call_id = int(ctx.payload["call_id"])
-        settings = self.app.settings
-        with self.app.db.session() as session:
-            call = session.get(Call, call_id)
-            if call is None:
-                raise NotFound(f"Call {call_id} no longer exists.")
-            call.status = CallStatus.PROCESSING
-            path, filename = Path(call.audio_path), call.original_filename
-        try:
-            ctx.progress(0.02, "decoding audio")
-            audio = decode(path, max_seconds=settings.max_call_minutes * 60, filename=filename)
-            ctx.progress(0.05, "transcribing")
-            transcript = transcribe(audio, settings, progress=lambda f: ctx.progress(0.05 + 0.85 * f, "transcribing"))
-            if not transcript.turns:
-                raise InvalidInput(f"No speech was recognised in '{filename}'. Check that it is a recording of a call.")
-            ctx.progress(0.92, "finding gaps")
-            metrics, findings = analyse_transcript(transcript, settings)
-        except CopilotError as exc:
-            self._fail(call_id, exc.user_message)
-            raise
-        except Exception:
-            self._fail(call_id, "An internal error stopped the analysis; the recording is kept and can be retried.")
-            raise
-        owner = self._owner_identity(call_id)
-        with self.app.db.session() as session:
-            call = session.get(Call, call_id)
-            assert call is not None
-            session.execute(delete(GapFinding).where(GapFinding.call_id == call_id))
-            call.language = transcript.language
-            call.duration_s = transcript.duration
-            call.speakers_inferred = transcript.speakers_inferred
-            call.transcript = [_turn_dict(t) for t in transcript.turns]
-            call.metrics = metrics
-            for finding in findings:
-                session.add(
-                    GapFinding(
-                        call_id=call_id,
-                        gap_type=finding.type,
-                        severity=finding.severity,
-                        confidence=finding.confidence,
-                        evidence=[e.__dict__ for e in finding.evidence],
-                        coaching=self._coaching_for(owner, finding.type, transcript.language),
-                        judged_by=finding.judged_by,
-                    )
-                )
-            call.status = CallStatus.DONE
-            call.error = None
-            call.analyzed_at = utcnow()
-        return {"call_id": call_id, "gaps": [f.type for f in findings], "language": transcript.language}
-
-    def _fail(self, call_id: int, reason: str) -> None:
-        with self.app.db.session() as session:
-            call = session.get(Call, call_id)
-            if call is not None:
-                call.status = CallStatus.FAILED
-                call.error = reason
-
-    def _owner_identity(self, call_id: int) -> Identity:
-        with self.app.db.session() as session:
-            call = session.get(Call, call_id)
-            assert call is not None
-            return Identity.from_user(session.get(User, call.owner_id))
-
-    # --- coaching --------------------------------------------------------------------------------
-    def _coaching_for(self, identity: Identity, gap_type: str, language: str) -> dict[str, Any]:
-        texts = _coaching_texts().get(gap_type, {})
-        lang = language if language in ("en", "zh") else "en"
-        name_en, name_zh = GAP_NAMES[gap_type]
-        lessons: list[dict[str, Any]] = []
-        try:
-            hits = self.app.retriever.search(identity, f"{name_en} {name_zh}", kinds=["lesson"], gap=gap_type, k=6, mode="dense")
-        except CopilotError:
-            logger.warning("lesson search failed for %s", gap_type, exc_info=True)
-            hits = []
-        seen: set[int] = set()
-        for hit in sorted(hits, key=lambda h: h.language != lang):
-            if hit.doc_id not in seen and len(lessons) < 3:
-                seen.add(hit.doc_id)
-                lessons.append({"doc_id": hit.doc_id, "title": hit.title, "source": hit.source, "language": hit.language})
-        return {
-            "talk_track": texts.get("talk_track", {}).get(lang, ""),
-            "micro_lessons": lessons,
-            "roleplay": texts.get("roleplay", {}).get(lang, ""),
-        }
-
-    def coaching(self, identity: Identity, call_id: int, gap_type: str | None = None) -> list[dict[str, Any]]:
-        analysis = self.get_analysis(identity, call_id)
-        return [
-            {"type": g["type"], "name": g["name"], **g["coaching"]}
-            for g in analysis.gaps
-            if gap_type is None or g["type"] == gap_type
-        ]
-
-    def roleplay(self, identity: Identity, call_id: int, gap_type: str) -> dict[str, Any]:
-        analysis = self.get_analysis(identity, call_id)
-        gap = next((g for g in analysis.gaps if g["type"] == gap_type), None)
-        if gap is None:
-            raise NotFound(f"Call {call_id} shows no '{gap_type}' gap to practise.")
-        opener = next((e["quote"] for e in gap["evidence"] if e.get("speaker") == "customer"), None)
-        lang = analysis.language if analysis.language in ("en", "zh") else "en"
-        return {
-            "gap": gap_type,
-            "instructions": gap["coaching"].get("roleplay", ""),
-            "customer_opening": opener or (analysis.transcript[0]["text"] if analysis.transcript else ""),
-            "model_answer": gap["coaching"].get("talk_track", ""),
-            "language": lang,
-        }
-
-    # --- reading ---------------------------------------------------------------------------------
-    def get_analysis(self, identity: Identity, call_id: int) -> CallAnalysis:
-        with self.app.db.session() as session:
-            call = session.scalar(select(Call).where(Call.id == call_id, call_clause(identity)))
-            if call is None:
-                if session.get(Call, call_id) is not None:
-                    raise PermissionDenied(f"You don't have access to call {call_id}.")
-                raise NotFound(f"No call {call_id}.")
-            owner = session.get(User, call.owner_id)
-            gaps = [
-                {
-                    "type": f.gap_type,
-                    "name": GAP_NAMES[f.gap_type][1 if call.language == "zh" else 0],
-                    "severity": f.severity,
-                    "confidence": f.confidence,
-                    "evidence": f.evidence,
-                    "coaching": f.coaching or {},
-                    "judged_by": f.judged_by,
-                }
-                for f in sorted(call.findings, key=lambda f: GAP_TYPES.index(f.gap_type))
-            ]
-            return CallAnalysis(
-                call_id=call.id,
-                title=call.title,
-                owner=owner.handle if owner else "",
-                status=call.status.value,
-                error=call.error,
-                language=call.language,
-                duration=call.duration_s,
-                speakers_inferred=call.speakers_inferred,
-                transcript=call.transcript or [],
-                metrics=call.metrics or {},
-                gaps=gaps,
-            )
-
-    def list_calls(self, identity: Identity, limit: int = 20) -> list[dict[str, Any]]:
-        with self.app.db.session() as session:
-            rows = session.execute(
-                select(Call, User.handle)
-                .join(User, Call.owner_id == User.id)
-                .where(call_clause(identity))
-                .order_by(Call.id.desc())
-                .limit(limit)
-            ).all()
-            return [
-                {
-                    "call_id": call.id,
-                    "title": call.title,
-                    "owner": handle,
-                    "status": call.status.value,
-                    "error": call.error,
-                    "duration": call.duration_s,
-                    "gaps": sorted(f.gap_type for f in call.findings),
-                    "created_at": call.created_at.isoformat(),
-                }
-                for call, handle in rows
-            ]
-
-    # --- the team ----------------------------------------------------------------------------------
-    def gap_heatmap(
-        self,
-        identity: Identity,
-        territory: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> GapHeatmap:
-        """Reps x gap types over a period: a manager's territory, any territory for an admin, a
-        rep's own row only."""
-        with self.app.db.session() as session:
-            if identity.role is Role.REP:
-                reps = [session.get(User, identity.user_id)]
-                territory_name = None
-            elif identity.role in (Role.MANAGER, Role.ADMIN):
-                if territory is None and identity.role is Role.ADMIN:
-                    reps = list(session.scalars(select(User).where(User.role == Role.REP).order_by(User.id)))
-                    territory_name = None
-                else:
-                    found = get_territory(session, identity, territory)
-                    reps = list(session.scalars(select(User).where(User.role == Role.REP, User.territory_id == found.id).order_by(User.id)))
-                    territory_name = found.name
-            else:
-                raise PermissionDenied("Only managers, admins and reps (their own row) can see the gap heat map.")
-            counts, calls = [], []
-            for rep in reps:
-                query = select(Call).where(Call.owner_id == rep.id, Call.status == CallStatus.DONE)
-                if since:
-                    query = query.where(Call.occurred_at >= since)
-                if until:
-                    query = query.where(Call.occurred_at <= until)
-                rep_calls = list(session.scalars(query))
-                calls.append(len(rep_calls))
-                shown = [{f.gap_type for f in c.findings} for c in rep_calls]
-                counts.append([sum(gap in s for s in shown) for gap in GAP_TYPES])
-            return GapHeatmap(
-                territory=territory_name,
-                reps=[r.handle for r in reps],
-                gap_types=list(GAP_TYPES),
-                counts=counts,
-                calls=calls,
-                since=since.isoformat() if since else None,
-                until=until.isoformat() if until else None,
-            )
-
-    def gap_progress(self, identity: Identity, rep_handle: str | None = None) -> dict[str, str]:
-        """Per gap type, for one rep: 'open' if their latest call shows it, 'resolved' if an
-        earlier call showed it and later calls stopped showing it."""
-        with self.app.db.session() as session:
-            handle = rep_handle or identity.handle
-            rep = session.scalar(select(User).where(User.handle == handle))
-            if rep is None:
-                raise NotFound(f"No user '{handle}'.")
-            calls = list(
-                session.scalars(
-                    select(Call).where(Call.owner_id == rep.id, Call.status == CallStatus.DONE, call_clause(identity)).order_by(Call.occurred_at, Call.id)
-                )
-            )
-            if rep.id != identity.user_id and not calls and identity.role is not Role.ADMIN:
-                raise PermissionDenied(f"You don't have access to {handle}'s calls.")
-            progress: dict[str, str] = {}
-            for gap in GAP_TYPES:
-                shown = [gap in {f.gap_type for f in c.findings} for c in calls]
-                if not any(shown):
-                    continue
-                last = max(i for i, s in enumerate(shown) if s)
-                progress[gap] = "open" if last == len(shown) - 1 else "resolved"
-            return progress
-
-
-def render_heatmap_png(heatmap: GapHeatmap, path: Path) -> Path:
-    """A reps x gap types chart of how often each gap shows (share of each rep's calls)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    # A CJK font where installed (Debian fonts-wqy-microhei), so Chinese names render.
-    cjk = [f.name for f in font_manager.fontManager.ttflist if "WenQuanYi" in f.name or "Noto Sans CJK" in f.name]
-    plt.rcParams["font.sans-serif"] = [*cjk[:1], "DejaVu Sans"]
-    rates = heatmap.rates or [[0.0] * len(heatmap.gap_types)]
-    figure, axes = plt.subplots(figsize=(12, 1.2 + 0.45 * max(len(heatmap.reps), 1)))
-    image = axes.imshow(rates, cmap="Reds", vmin=0, vmax=1, aspect="auto")
-    axes.set_xticks(range(len(heatmap.gap_types)), [GAP_NAMES[g][0] for g in heatmap.gap_types], rotation=35, ha="right", fontsize=8)
-    axes.set_yticks(range(len(heatmap.reps)), [f"{r} ({n} calls)" for r, n in zip(heatmap.reps, heatmap.calls)], fontsize=9)
-    for y, row in enumerate(heatmap.counts):
-        for x, count in enumerate(row):
-            if count:
-                axes.text(x, y, str(count), ha="center", va="center", fontsize=8)
-    axes.set_title(f"Dialogue gaps by rep{' - ' + heatmap.territory if heatmap.territory else ''} (share of calls)")
-    figure.colorbar(image, ax=axes, fraction=0.02)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
-
-
-def _turn_dict(turn: Turn) -> dict[str, Any]:
-    return {"index": turn.index, "speaker": turn.speaker, "start": turn.start, "end": turn.end, "text": turn.text}
+        return dict(self.__dict__)
 
 
 def _sha256(path: Path) -> str:
@@ -434,42 +117,397 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _format_result(app: App) -> Callable[[JobView, str], Reply]:
-    def formatter(job: JobView, language: str) -> Reply:
-        call_id = int(job.payload["call_id"])
-        with app.db.session() as session:
+def _as_datetime(value: date | datetime | str | None, end: bool = False) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime.combine(value, time.max if end else time.min, tzinfo=timezone.utc)
+
+
+class CallService:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.settings = app.settings
+
+    # --- intake ----------------------------------------------------------------------------
+    def submit(
+        self,
+        identity: Identity,
+        path: Path,
+        *,
+        filename: str,
+        source: str,
+        notify: dict[str, str] | None = None,
+    ) -> tuple[int, int]:
+        """Store the audio, create the call and its analysis job: (call id, job id)."""
+        if not identity.is_known:
+            raise PermissionDenied("Only registered users can upload call recordings. Ask an admin to add you.")
+        require_role(identity, *SUBMITTERS, action="upload call recordings")
+        path = Path(path)
+        suffix = Path(filename).suffix.lower() or path.suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise UnsupportedMedia(
+                f"'{filename}' is not a supported recording. Send wav, mp3, m4a, flac, ogg, webm or amr audio."
+            )
+        if not path.is_file() or path.stat().st_size == 0:
+            raise InvalidInput(f"'{filename}' is empty. Please send the recording again.")
+        sha = _sha256(path)
+        stored = self.settings.audio_dir / f"{sha}{suffix}"
+        if not stored.exists():
+            self.settings.audio_dir.mkdir(parents=True, exist_ok=True)
+            partial = stored.with_suffix(stored.suffix + ".partial")
+            shutil.copyfile(path, partial)
+            partial.replace(stored)
+        with self.app.db.session() as session:
+            call_id = session.scalar(
+                select(Call.id).where(Call.owner_id == identity.user_id, Call.audio_sha256 == sha).order_by(Call.id)
+            )
+            if call_id is None:
+                call = Call(
+                    owner_id=identity.user_id,
+                    title=Path(filename).stem[:200],
+                    original_filename=filename[:255],
+                    audio_path=str(stored),
+                    audio_sha256=sha,
+                    source=source,
+                    status=CallStatus.QUEUED,
+                )
+                session.add(call)
+                session.flush()
+                call_id = call.id
+        job_id, _created = self.app.jobs.enqueue(
+            JOB_KIND,
+            {"call_id": call_id, "notify": notify},
+            created_by_id=identity.user_id,
+            dedupe_key=f"{JOB_KIND}:{identity.user_id}:{sha}",
+        )
+        return call_id, job_id
+
+    # --- the job ---------------------------------------------------------------------------
+    def run_job(self, ctx: JobContext) -> dict[str, Any]:
+        call_id = int(ctx.payload["call_id"])
+        with self.app.db.session() as session:
             call = session.get(Call, call_id)
-            owner = Identity.from_user(session.get(User, call.owner_id))
-        analysis = app.calls.get_analysis(owner, call_id)
-        return Reply(text=summary_text(analysis, language), job_id=job.id, records=[f"call:{call_id}"], language=language)
+            if call is None:
+                raise NotFound(f"Call {call_id} no longer exists.")
+            call.status = CallStatus.PROCESSING
+            call.error = None
+            audio = Path(call.audio_path)
+            owner = session.get(User, call.owner_id)
+            identity = Identity.from_user(owner) if owner else None
+        try:
+            analysis = self.analyze_file(audio, identity=identity, progress=ctx.progress)
+        except CopilotError as exc:
+            self._mark_failed(call_id, exc.user_message)
+            raise
+        except Exception:
+            self._mark_failed(call_id, "An internal error stopped the analysis. The recording is kept; try again later.")
+            raise
+        self._save(call_id, analysis)
+        return {"call_id": call_id, "language": analysis["language"], "gaps": [g["type"] for g in analysis["gaps"]]}
 
-    return formatter
+    def analyze_file(self, audio: Path, *, identity: Identity | None = None, progress=None) -> dict[str, Any]:
+        """Transcribe and analyse one recording (no database writes)."""
+        from transcription.coaching import coaching_for
+        from transcription.judge import apply_judge, build_judge
+        from transcription.pipeline import analyze_turns, thresholds_from, transcribe_file
+
+        if not audio.is_file():
+            raise NotFound("The stored recording is missing. Please upload it again.")
+        transcript = transcribe_file(audio, self.settings, progress)
+        metrics, findings = analyze_turns(transcript.turns, thresholds_from(self.settings), transcript.duration)
+        findings = apply_judge(build_judge(self.app), findings, transcript.turns)
+        for finding in findings:
+            finding.coaching = coaching_for(self.app, identity, finding, transcript.language)
+        return {
+            "language": transcript.language,
+            "duration": transcript.duration,
+            "speakers_inferred": transcript.speakers_inferred,
+            "transcript": [t.to_dict() for t in transcript.turns],
+            "metrics": metrics.to_dict(),
+            "gaps": [f.to_dict() for f in findings],
+            "findings": findings,
+        }
+
+    def _mark_failed(self, call_id: int, reason: str) -> None:
+        with self.app.db.session() as session:
+            call = session.get(Call, call_id)
+            if call is not None:
+                call.status = CallStatus.FAILED
+                call.error = reason
+
+    def _save(self, call_id: int, analysis: dict[str, Any]) -> None:
+        with self.app.db.session() as session:
+            call = session.get(Call, call_id)
+            session.execute(delete(GapFinding).where(GapFinding.call_id == call_id))  # a re-run replaces
+            call.language = analysis["language"]
+            call.duration_s = analysis["duration"]
+            call.speakers_inferred = analysis["speakers_inferred"]
+            call.transcript = analysis["transcript"]
+            call.metrics = analysis["metrics"]
+            call.status = CallStatus.DONE
+            call.error = None
+            call.analyzed_at = utcnow()
+            for finding in analysis["findings"]:
+                session.add(
+                    GapFinding(
+                        call_id=call_id,
+                        gap_type=finding.type,
+                        severity=finding.severity,
+                        confidence=finding.confidence,
+                        evidence=[e.to_dict() for e in finding.evidence],
+                        coaching={**finding.coaching, "summary": finding.summary},
+                        judged_by=finding.judged_by,
+                    )
+                )
+
+    # --- reads -----------------------------------------------------------------------------
+    def _visible_call(self, session, identity: Identity, call_id: int) -> Call:
+        call = session.scalar(select(Call).where(Call.id == call_id, call_clause(identity)))
+        if call is None:
+            if session.get(Call, call_id) is not None:
+                raise PermissionDenied(f"You don't have access to call {call_id}.")
+            raise NotFound(f"There is no call {call_id}.")
+        return call
+
+    def get_analysis(self, identity: Identity, call_id: int) -> CallAnalysis:
+        """The transcript, metrics and gaps (with evidence and coaching) of one call."""
+        with self.app.db.session() as session:
+            call = self._visible_call(session, identity, int(call_id))
+            gaps = [
+                {
+                    "type": f.gap_type,
+                    "severity": f.severity,
+                    "confidence": f.confidence,
+                    "summary": (f.coaching or {}).get("summary", ""),
+                    "judged_by": f.judged_by,
+                    "evidence": f.evidence,
+                    "coaching": {k: v for k, v in (f.coaching or {}).items() if k != "summary"},
+                }
+                for f in sorted(call.findings, key=lambda f: GAP_TYPES.index(f.gap_type) if f.gap_type in GAP_TYPES else 99)
+            ]
+            return CallAnalysis(
+                call_id=call.id,
+                title=call.title,
+                owner=call.owner.handle,
+                status=call.status.value,
+                error=call.error,
+                language=call.language,
+                duration=call.duration_s,
+                speakers_inferred=bool(call.speakers_inferred),
+                transcript=list(call.transcript or []),
+                metrics=dict(call.metrics or {}),
+                gaps=gaps,
+            )
+
+    def list_calls(self, identity: Identity, limit: int = 20) -> list[CallSummary]:
+        """The caller's visible calls, newest first."""
+        with self.app.db.session() as session:
+            calls = session.scalars(
+                select(Call).where(call_clause(identity)).order_by(Call.created_at.desc(), Call.id.desc()).limit(limit)
+            ).all()
+            return [
+                CallSummary(
+                    id=c.id,
+                    title=c.title,
+                    owner=c.owner.handle,
+                    status=c.status.value,
+                    language=c.language,
+                    duration=c.duration_s,
+                    gap_types=[f.gap_type for f in c.findings],
+                    created_at=c.created_at.isoformat() if c.created_at else "",
+                )
+                for c in calls
+            ]
+
+    def coaching(self, identity: Identity, call_id: int, gap_type: str | None = None) -> list[dict[str, Any]]:
+        """Talk track, micro-lessons and role-play for each gap of a call (or one gap)."""
+        analysis = self.get_analysis(identity, call_id)
+        items = [
+            {"type": g["type"], "summary": g["summary"], **g["coaching"]}
+            for g in analysis.gaps
+            if gap_type is None or g["type"] == gap_type
+        ]
+        if gap_type is not None and not items:
+            raise NotFound(f"Call {call_id} shows no '{gap_type}' gap.")
+        return items
+
+    def roleplay(self, identity: Identity, call_id: int, gap_type: str) -> RolePlay:
+        """A practice scenario built from the call: the customer's own words open it."""
+        from transcription.coaching import roleplay_for
+
+        analysis = self.get_analysis(identity, call_id)
+        gap = next((g for g in analysis.gaps if g["type"] == gap_type), None)
+        if gap is None:
+            raise NotFound(f"Call {call_id} shows no '{gap_type}' gap to practise.")
+        finding = Finding(
+            gap["type"], gap["severity"], gap["confidence"],
+            [Evidence(e.get("turn"), e["start"], e["end"], e.get("quote", ""), e.get("speaker"), e.get("role", "door"), e.get("note", "")) for e in gap["evidence"]],
+            gap["summary"],
+        )
+        return roleplay_for(finding, analysis.language or identity.language)
+
+    def gap_progress(self, identity: Identity, rep: str | None = None) -> list[GapProgress]:
+        """Per gap type: a gap is resolved for a rep once their later calls stop showing it."""
+        with self.app.db.session() as session:
+            handle = rep or identity.handle
+            user = session.scalar(select(User).where(User.handle == handle))
+            if user is None:
+                raise NotFound(f"No user '{handle}'.")
+            calls = session.scalars(
+                select(Call)
+                .where(Call.owner_id == user.id, Call.status == CallStatus.DONE, call_clause(identity))
+                .order_by(Call.occurred_at, Call.id)
+            ).all()
+            if not calls and user.id != identity.user_id and identity.role is not Role.ADMIN:
+                if identity.role is not Role.MANAGER or identity.territory_id != user.territory_id:
+                    raise PermissionDenied(f"You don't have access to {handle}'s calls.")
+            out = []
+            for gap in GAP_TYPES:
+                flags = [any(f.gap_type == gap for f in c.findings) for c in calls]
+                if not any(flags):
+                    continue
+                last = max(i for i, flag in enumerate(flags) if flag)
+                later = len(flags) - last - 1
+                out.append(GapProgress(handle, gap, sum(flags), calls[last].id, later, later >= 1))
+            return out
+
+    # --- the manager's heat map ------------------------------------------------------------
+    def gap_heatmap(
+        self,
+        identity: Identity,
+        territory: str | None = None,
+        since: date | datetime | str | None = None,
+        until: date | datetime | str | None = None,
+    ) -> GapHeatmap:
+        """Reps x gap types: how many analysed calls show each gap, and the share of calls."""
+        if identity.role not in (Role.MANAGER, Role.ADMIN, Role.REP):
+            raise PermissionDenied("Only managers (for their territory) and admins can see the gap heat map.")
+        start, end = _as_datetime(since), _as_datetime(until, end=True)
+        with self.app.db.session() as session:
+            if identity.role is Role.ADMIN and territory is None:
+                terr = None
+            else:
+                terr = get_territory(session, identity, territory)
+            users = select(User).where(User.role == Role.REP, User.active.is_(True))
+            if terr is not None:
+                users = users.where(User.territory_id == terr.id)
+            if identity.role is Role.REP:
+                users = users.where(User.id == identity.user_id)  # a rep sees only their own row
+            reps = session.scalars(users.order_by(User.handle)).all()
+            window = [Call.status == CallStatus.DONE]
+            if start:
+                window.append(Call.occurred_at >= start)
+            if end:
+                window.append(Call.occurred_at <= end)
+            calls_per = dict(
+                session.execute(select(Call.owner_id, func.count(Call.id)).where(*window).group_by(Call.owner_id)).all()
+            )
+            counts_per: dict[tuple[int, str], int] = {
+                (owner, gap): n
+                for owner, gap, n in session.execute(
+                    select(Call.owner_id, GapFinding.gap_type, func.count(func.distinct(Call.id)))
+                    .join(GapFinding, GapFinding.call_id == Call.id)
+                    .where(*window)
+                    .group_by(Call.owner_id, GapFinding.gap_type)
+                ).all()
+            }
+            counts = [[counts_per.get((r.id, g), 0) for g in GAP_TYPES] for r in reps]
+            calls = [int(calls_per.get(r.id, 0)) for r in reps]
+            rates = [[round(c / n, 3) if n else 0.0 for c in row] for row, n in zip(counts, calls)]
+            return GapHeatmap(
+                territory=terr.name if terr else None,
+                since=start.date().isoformat() if start else None,
+                until=end.date().isoformat() if end else None,
+                reps=[r.handle for r in reps],
+                rep_names=[r.name for r in reps],
+                gap_types=list(GAP_TYPES),
+                calls=calls,
+                counts=counts,
+                rates=rates,
+            )
+
+    def render_heatmap_png(self, heatmap: GapHeatmap, path: Path) -> Path:
+        return render_heatmap_png(heatmap, path)
 
 
-def summary_text(analysis: CallAnalysis, language: str) -> str:
-    zh = language == "zh"
+# --- wiring ---------------------------------------------------------------------------------
+_TEXT = {
+    "en": {
+        "title": "Call analysis: {title} ({duration:.0f}s, {language})",
+        "metrics": "Rep talk ratio {ratio:.0%} · longest monologue {mono:.0f}s · open questions {open} · patience {patience:.1f}s",
+        "none": "No dialogue gaps found. Well done!",
+        "gaps": "Gaps found:",
+        "track": "Try",
+        "lessons": "Lessons",
+        "practice": "Practise it: ask me to role-play \"{gap}\" for call {call}.",
+        "inferred": "(single-channel recording: speakers were inferred)",
+    },
+    "zh": {
+        "title": "通话分析：{title}（{duration:.0f}秒，{language}）",
+        "metrics": "销售发言占比 {ratio:.0%} · 最长独白 {mono:.0f}秒 · 开放式问题 {open} 个 · 耐心 {patience:.1f}秒",
+        "none": "没有发现对话缺口，做得很好！",
+        "gaps": "发现的缺口：",
+        "track": "可以这样说",
+        "lessons": "微课",
+        "practice": "练一练：让我为通话 {call} 扮演“{gap}”场景。",
+        "inferred": "（单声道录音：说话人为推断）",
+    },
+}
+
+
+def format_analysis(analysis: CallAnalysis, language: str) -> Reply:
+    words = _TEXT["zh" if language == "zh" else "en"]
     m = analysis.metrics
     lines = [
-        (f"通话《{analysis.title}》分析完成：时长 {analysis.duration or 0:.0f} 秒，销售讲话占比 {m.get('rep_talk_ratio', 0):.0%}，开放式提问 {m.get('open_questions', 0)} 个。"
-         if zh else
-         f"Call '{analysis.title}' analysed: {analysis.duration or 0:.0f} s, rep talk ratio {m.get('rep_talk_ratio', 0):.0%}, {m.get('open_questions', 0)} open questions.")
+        words["title"].format(title=analysis.title, duration=analysis.duration or 0, language=analysis.language or "?"),
+        words["metrics"].format(
+            ratio=m.get("rep_talk_ratio", 0), mono=m.get("longest_monologue_s", 0), open=m.get("open_question_turns", 0), patience=m.get("patience_s", 0)
+        ),
     ]
     if analysis.speakers_inferred:
-        lines.append("（单声道录音：说话人是推断的。）" if zh else "(Mono recording: speakers were inferred.)")
+        lines.append(words["inferred"])
     if not analysis.gaps:
-        lines.append("没有发现明显的问题点，做得好！" if zh else "No gaps found. Well done!")
+        lines.append(words["none"])
+    else:
+        lines.append(words["gaps"])
+    rows = []
     for gap in analysis.gaps:
-        evidence = gap["evidence"][0] if gap["evidence"] else None
-        where = f" [{evidence['start']:.0f}s] “{evidence['quote'][:120]}”" if evidence else ""
-        lines.append(f"• {gap['name']} ({gap['severity']}){where}")
-        if gap["coaching"].get("talk_track"):
-            lines.append(("  话术：" if zh else "  Try: ") + gap["coaching"]["talk_track"])
-        for lesson in gap["coaching"].get("micro_lessons", [])[:1]:
-            lines.append(("  微课：" if zh else "  Lesson: ") + lesson["title"])
-    lines.append("回复“陪练”+问题类型即可开始角色扮演练习。" if zh else "Ask me to role-play any of these to practise.")
-    return "\n".join(lines)
+        quotes = [e for e in gap["evidence"] if e.get("quote")]
+        where = " / ".join(f"[{e['start']:.0f}s] “{e['quote'][:90]}”" for e in quotes[:2])
+        lines.append(f"• {gap['type']} ({gap['severity']}, {gap['confidence']:.2f}): {gap['summary']} {where}".rstrip())
+        coaching = gap.get("coaching") or {}
+        if coaching.get("talk_track"):
+            lines.append(f"   {words['track']}: {coaching['talk_track']}")
+        if coaching.get("lessons"):
+            lines.append(f"   {words['lessons']}: " + "; ".join(l["title"] for l in coaching["lessons"]))
+        rows.append((gap["type"], gap["severity"], gap["confidence"], where))
+    if analysis.gaps:
+        lines.append(words["practice"].format(gap=analysis.gaps[0]["type"], call=analysis.call_id))
+    tables = [ReplyTable(("gap", "severity", "confidence", "evidence"), tuple(rows), title="gaps")] if rows else []
+    return Reply(text="\n".join(lines), kind="answer", tables=tables, records=[f"call:{analysis.call_id}"], language=language)
 
 
 def register_jobs(app: App) -> None:
-    app.jobs.register(JOB_KIND, lambda ctx: app.calls.run_job(ctx))
-    app.copilot.register_result_formatter(JOB_KIND, _format_result(app))
+    """Register the analysis job and how its result is told to the user (called by App)."""
+
+    def handler(ctx: JobContext) -> dict[str, Any] | None:
+        return app.calls.run_job(ctx)
+
+    def formatter(job: JobView, language: str) -> Reply:
+        call_id = int(job.payload["call_id"])
+        with app.db.session() as session:
+            owner = session.scalar(select(User).join(Call, Call.owner_id == User.id).where(Call.id == call_id))
+            identity = Identity.from_user(owner)
+        reply = format_analysis(app.calls.get_analysis(identity, call_id), language)
+        reply.job_id = job.id
+        return reply
+
+    app.jobs.register(JOB_KIND, handler)
+    app.copilot.register_result_formatter(JOB_KIND, formatter)
+
+
+__all__ += ["format_analysis"]

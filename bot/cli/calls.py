@@ -60,22 +60,24 @@ def _print_analysis(analysis) -> None:  # noqa: ANN001
     metrics = analysis.metrics
     console.print(
         f"\ntalk ratio {metrics['rep_talk_ratio']:.0%} · longest monologue {metrics['longest_monologue_s']:.0f} s · "
-        f"questions {metrics['questions']} ({metrics['open_questions']} open) · "
-        f"interactivity {metrics['interactivity_per_min']:.1f}/min · patience {metrics['patience_s']:.1f} s"
+        f"questions {metrics['question_count']} ({metrics['open_question_count']} open, in {metrics['open_question_turns']} turns) · "
+        f"interactivity {metrics['interactivity']:.1f} switches/min · patience {metrics['patience_s']:.1f} s"
     )
     if not analysis.gaps:
         console.print("[green]No gaps found.[/green]")
     for gap in analysis.gaps:
-        console.print(f"\n[red]{gap['name']}[/red] [{gap['severity']}, {gap['confidence']:.0%}]")
+        console.print(f"\n[red]{gap['type']}[/red] [{gap['severity']}, {gap['confidence']:.0%}] {gap.get('summary', '')}")
         for evidence in gap["evidence"]:
-            console.print(f"  {evidence['start']:.0f}-{evidence['end']:.0f}s {evidence['speaker']}: “{evidence['quote']}” [dim]{evidence.get('note', '')}[/dim]")
+            quote = f"{evidence.get('speaker') or ''}: “{evidence['quote']}” " if evidence.get("quote") else ""
+            console.print(f"  {evidence['start']:.0f}-{evidence['end']:.0f}s {quote}[dim]{evidence.get('note', '')}[/dim]")
         coaching = gap["coaching"]
         if coaching.get("talk_track"):
             console.print(f"  [cyan]talk track:[/cyan] {coaching['talk_track']}")
-        for lesson in coaching.get("micro_lessons", []):
-            console.print(f"  [cyan]lesson:[/cyan] {lesson['title']}")
+        for lesson in coaching.get("lessons", []):
+            console.print(f"  [cyan]lesson:[/cyan] {lesson['title']} [dim]({lesson['source']})[/dim]")
         if coaching.get("roleplay"):
-            console.print(f"  [cyan]role-play:[/cyan] {coaching['roleplay']}")
+            play = coaching["roleplay"]
+            console.print(f"  [cyan]role-play:[/cyan] {play['goal']} Customer opens: “{play['opening_line']}”")
 
 
 @call_app.command("show")
@@ -101,7 +103,7 @@ def list_calls(as_user: AsUser = None, json_output: JsonFlag = False) -> None:
         return
     table = Table("id", "title", "owner", "status", "gaps")
     for call in calls:
-        table.add_row(str(call["call_id"]), call["title"], call["owner"], call["status"], ", ".join(call["gaps"]) or call["error"] or "")
+        table.add_row(str(call.id), call.title, call.owner, call.status, ", ".join(call.gap_types))
     console.print(table)
 
 
