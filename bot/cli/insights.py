@@ -216,6 +216,14 @@ def eval_forecast(json_output: JsonFlag = False) -> None:
     from insights.evaluation import backtest
 
     app = get_app()
+    with app.db.session() as session:
+        from sqlalchemy import func, select
+
+        from bot.models import Opportunity
+
+        has_history = bool(session.scalar(select(func.count(Opportunity.id))))
+    if not has_history:
+        raise InvalidInput("No opportunities in the database to backtest: run `copilot demo` or `copilot import crm` first.")
     with progress_bar() as bar:
         task = bar.add_task("Backtesting", total=100)
         report = backtest(app, progress=lambda done, note: bar.update(task, completed=done * 100, description=note))
