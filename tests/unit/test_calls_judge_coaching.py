@@ -1,0 +1,148 @@
+"""The LLM judge seam (scripted fake models), coaching content and role-play, turn alignment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from transcription import Turn, compute_metrics, detect_gaps, thresholds_from
+from transcription.coaching import TALK_TRACKS, coaching_for, roleplay_for
+from transcription.gaps import GAP_TYPES
+from transcription.judge import ChatModelJudge, LocalJudge, Verdict, apply_judge, build_judge
+from transcription.turns import infer_speakers, merge_channels, segments_to_turns, voiced_islands
+from transcription.whisper import Segment
+from bot.settings import Settings
+
+TURNS = [
+    Turn(0, "rep", 0.0, 3.0, "Hello, thanks for your time."),
+    Turn(1, "customer", 3.5, 7.0, "We are also talking to Acme about this."),
+    Turn(2, "rep", 7.5, 9.0, "Sure, no problem."),
+    Turn(3, "customer", 9.5, 12.0, "Honestly the price seems high."),
+    Turn(4, "rep", 12.5, 14.0, "I can do 20% off."),
+]
+
+
+def findings():
+    return detect_gaps(TURNS, compute_metrics(TURNS), thresholds_from(Settings(_env_file=None)))
+
+
+class ScriptedJudge:
+    def __init__(self, verdicts: dict[str, Verdict]) -> None:
+        self.verdicts = verdicts
+        self.seen: list[str] = []
+
+    def judge(self, finding, transcript: str) -> Verdict:
+        self.seen.append(finding.type)
+        assert "Acme" in transcript  # the judge sees the transcript
+        if finding.type not in self.verdicts:
+            raise RuntimeError("model down")
+        return self.verdicts[finding.type]
+
+
+def test_judge_confirms_rejects_and_never_loses_a_finding_when_it_fails() -> None:
+    rule = findings()
+    types = {f.type for f in rule}
+    assert {"competitor_unaddressed", "price_objection_mishandled"} <= types
+    judge = ScriptedJudge({
+        "competitor_unaddressed": Verdict(present=True, confidence=0.9, reason="turn 2 gives no differentiator"),
+        "price_objection_mishandled": Verdict(present=False, confidence=0.9, reason="fine"),
+    })
+    kept = {f.type: f for f in apply_judge(judge, rule, TURNS)}
+    assert "price_objection_mishandled" not in kept
+    assert kept["competitor_unaddressed"].judged_by == "llm"
+    assert "differentiator" in kept["competitor_unaddressed"].summary
+    failed = [t for t in types if t not in judge.verdicts]
+    assert all(kept[t].judged_by == "rules" for t in failed)  # judge errors keep the rule finding
+    assert set(judge.seen) == types
+
+
+def test_a_weak_rejection_keeps_the_finding() -> None:
+    judge = ScriptedJudge({f.type: Verdict(present=False, confidence=0.3) for f in findings()})
+    assert {f.type for f in apply_judge(judge, findings(), TURNS)} == {f.type for f in findings()}
+
+
+class _StructuredFake:
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self.payload = payload
+        self.prompts: list[str] = []
+
+    def with_structured_output(self, schema):
+        assert schema is Verdict
+        outer = self
+
+        class Runnable:
+            def invoke(self, prompt: str):
+                outer.prompts.append(prompt)
+                return schema.model_validate(outer.payload)
+
+        return Runnable()
+
+
+def test_chat_model_judge_uses_structured_output() -> None:
+    model = _StructuredFake({"present": True, "confidence": 0.8, "reason": "ok"})
+    verdict = ChatModelJudge(model).judge(findings()[0], "0 rep: hi")
+    assert verdict.present and verdict.confidence == 0.8
+    assert findings()[0].type in model.prompts[0]
+
+
+def test_local_judge_constrains_output_to_the_verdict_schema() -> None:
+    class FakeLocal:
+        def choose(self, messages, schema, max_tokens=160):
+            assert schema["properties"].keys() >= {"present", "confidence"}
+            return {"present": False, "confidence": 0.7, "reason": "answered"}
+
+    assert LocalJudge(FakeLocal()).judge(findings()[0], "x").present is False
+
+
+def test_no_judge_without_an_llm_or_with_the_slow_local_default(tmp_path) -> None:
+    class AppStub:
+        def __init__(self, **kw):
+            self.settings = Settings(_env_file=None, data_dir=tmp_path, **kw)
+
+    assert build_judge(AppStub(llm_provider="none")) is None
+    assert build_judge(AppStub(llm_provider="local")) is None
+    assert build_judge(AppStub(llm_provider="openai", gap_llm_judge="off")) is None
+
+
+def test_every_gap_has_a_talk_track_in_both_languages_and_lessons_from_files() -> None:
+    assert set(TALK_TRACKS) == set(GAP_TYPES)
+    for finding in findings():
+        en = coaching_for(None, None, finding, "en")
+        zh = coaching_for(None, None, finding, "zh")
+        assert en["talk_track"] != zh["talk_track"]
+        assert 1 <= len(en["lessons"]) <= 3 and en["lessons"][0]["source"].endswith("-en.md")
+        assert zh["lessons"][0]["source"].endswith("-zh.md")
+        assert en["roleplay"]["gap_type"] == finding.type
+
+
+def test_roleplay_opens_with_the_customers_words() -> None:
+    competitor = next(f for f in findings() if f.type == "competitor_unaddressed")
+    play = roleplay_for(competitor, "en")
+    assert play.opening_line == "We are also talking to Acme about this."
+    assert play.success_criteria and play.instructions
+    assert roleplay_for(competitor, "zh").language == "zh"
+
+
+def _tone(seconds: float, freq: float, rate: int = 16000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.1 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_voiced_islands_split_at_long_pauses_and_text_is_laid_on_them() -> None:
+    gap = np.zeros(16000 * 2, dtype=np.float32)
+    samples = np.concatenate([_tone(1.0, 200), gap, _tone(1.5, 200)])
+    islands = voiced_islands(samples)
+    assert len(islands) == 2 and abs(islands[1][0] - 3.0) < 0.05
+    # One Whisper segment spanning both islands is split at a sentence break.
+    pieces = segments_to_turns([Segment(0.0, 4.5, "First part. Second part here.")], islands, language="en")
+    assert [p[2] for p in pieces] == ["First part.", "Second part here."]
+    turns = merge_channels({"rep": pieces[:1], "customer": pieces[1:]}, language="en")
+    assert [t.speaker for t in turns] == ["rep", "customer"] and turns[1].index == 1
+
+
+def test_mono_speakers_are_clustered_by_pitch() -> None:
+    low, high = _tone(1.0, 110), _tone(1.0, 230)
+    samples = np.concatenate([low, high, low, high])
+    islands = [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]
+    assert infer_speakers(samples, islands) == ["rep", "customer", "rep", "customer"]
