@@ -7,7 +7,6 @@ date honestly: `Deal.state_at(day)` only looks at stage moves made on or before 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -143,9 +142,6 @@ class Scope:
         if self.product is not None and deal.product.split("|")[0] != self.product:
             return False
         return True
-
-    def predicate(self) -> Callable[[Deal], bool]:
-        return self.includes
 
 
 def resolve_scope(session: Session, identity: Identity, scope: str) -> Scope:

@@ -10,7 +10,6 @@ transaction: an import is never half-done.
 from __future__ import annotations
 
 import csv
-import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timezone
 from pathlib import Path
@@ -36,8 +35,6 @@ from bot.models import (
 )
 
 __all__ = ["import_crm", "ImportReport", "Reject", "MAPPINGS_DIR"]
-
-logger = logging.getLogger(__name__)
 MAPPINGS_DIR = Path(__file__).with_name("crm_mappings")
 ORDER = ("teams", "accounts", "opportunities", "activities")
 REQUIRED = {

@@ -10,7 +10,6 @@ with every answer.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -52,8 +51,6 @@ __all__ = [
     "WHAT_IF_PARAMETERS",
     "record_actuals",
 ]
-
-logger = logging.getLogger(__name__)
 
 INTERVAL_LEVEL = 0.8
 METHOD = "copilot"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,6 @@ from bot.identity import Identity, account_clause, find_account, get_territory, 
 from bot.models import Account, RiskAlert, Role, SignalEvent, Territory, User
 
 __all__ = ["AlertView", "RiskRule", "Condition", "load_rules", "evaluate", "list_alerts", "RULES_FILE"]
-
-logger = logging.getLogger(__name__)
 
 RULES_FILE = Path(__file__).with_name("risk_rules.yaml")
 COMPARATORS = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,8 +20,6 @@ from insights.resonance import scores_for_accounts
 from insights.risk import AlertView, evaluate, list_alerts
 
 __all__ = ["territory_summary", "TerritorySummary", "PipelineHealth", "ResonanceMove"]
-
-logger = logging.getLogger(__name__)
 HISTORY_QUARTERS = 6
 
 
