@@ -44,29 +44,29 @@ def _rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
 
 
-def _open(path: Path):
+def _open(path: Path, label: str):
     import av
 
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise UnsupportedMedia(
-            f"'{path.name}' is not a supported recording. Send wav, mp3, m4a, flac, ogg, webm or amr audio."
+            f"'{label}' is not a supported recording. Send wav, mp3, m4a, flac, ogg, webm or amr audio."
         )
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise InvalidInput(
-            f"'{path.name}' could not be read as audio (the file looks damaged). Please export it again and resend it.",
+            f"'{label}' could not be read as audio (the file looks damaged). Please export it again and resend it.",
             detail=str(exc),
         ) from exc
     if not container.streams.audio:
         container.close()
-        raise UnsupportedMedia(f"'{path.name}' has no audio track.")
+        raise UnsupportedMedia(f"'{label}' has no audio track.")
     return container
 
 
-def probe_duration(path: Path) -> float | None:
+def probe_duration(path: Path, label: str | None = None) -> float | None:
     """Duration in seconds from the container header (no decoding), or None if unknown."""
-    container = _open(path)
+    container = _open(path, label or path.name)
     try:
         stream = container.streams.audio[0]
         if stream.duration is not None and stream.time_base is not None:
@@ -85,15 +85,18 @@ def _too_long(name: str, seconds: float, max_minutes: float) -> InvalidInput:
     )
 
 
-def decode_audio(path: Path, *, max_minutes: float) -> DecodedAudio:
-    """Decode to 16 kHz float32, keeping two channels for stereo (one speaker each)."""
+def decode_audio(path: Path, *, max_minutes: float, label: str | None = None) -> DecodedAudio:
+    """Decode to 16 kHz float32, keeping two channels for stereo (one speaker each).
+    `label` is the name the user knows the file by (messages use it)."""
     import av
 
+    label = label or path.name
+
     limit_s = max_minutes * 60
-    header = probe_duration(path)
+    header = probe_duration(path, label)
     if header is not None and header > limit_s:
-        raise _too_long(path.name, header, max_minutes)
-    container = _open(path)
+        raise _too_long(label, header, max_minutes)
+    container = _open(path, label)
     try:
         stream = container.streams.audio[0]
         stereo = (stream.codec_context.channels or 1) >= 2
@@ -107,21 +110,21 @@ def decode_audio(path: Path, *, max_minutes: float) -> DecodedAudio:
                     chunks.append(array)
                     decoded += array.shape[1]
                 if decoded > limit_s * SAMPLE_RATE:
-                    raise _too_long(path.name, decoded / SAMPLE_RATE, max_minutes)
+                    raise _too_long(label, decoded / SAMPLE_RATE, max_minutes)
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray())
         except av.error.FFmpegError as exc:
             if not chunks:
                 raise InvalidInput(
-                    f"'{path.name}' could not be decoded (the audio data is damaged). Please export it again.",
+                    f"'{label}' could not be decoded (the audio data is damaged). Please export it again.",
                     detail=str(exc),
                 ) from exc
             # A damaged tail: keep what decoded, say so in the log.
-            logger.warning("decoding %s stopped early: %s", path.name, exc)
+            logger.warning("decoding %s stopped early: %s", label, exc)
     finally:
         container.close()
     if not chunks:
-        raise InvalidInput(f"'{path.name}' contains no audio samples.")
+        raise InvalidInput(f"'{label}' contains no audio samples.")
     data = np.concatenate(chunks, axis=1).astype(np.float32)
     channels = [data[i] for i in range(data.shape[0])]
     if len(channels) == 2 and (_rms(channels[0]) < SILENCE_RMS or _rms(channels[1]) < SILENCE_RMS):

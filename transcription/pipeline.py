@@ -39,14 +39,15 @@ def thresholds_from(settings: Settings) -> GapThresholds:
     )
 
 
-def transcribe_file(path: Path, settings: Settings, progress: ProgressFn | None = None) -> Transcript:
+def transcribe_file(path: Path, settings: Settings, progress: ProgressFn | None = None, *, label: str | None = None) -> Transcript:
     """Decode, check, transcribe (both channels of a stereo call) and build turns."""
+    label = label or path.name
     report = progress or (lambda fraction, note: None)
     report(0.02, "decoding audio")
-    audio = decode_audio(path, max_minutes=settings.max_call_minutes)
+    audio = decode_audio(path, max_minutes=settings.max_call_minutes, label=label)
     if audio.duration < 1.0 or audio.is_silent():
         raise InvalidInput(
-            f"'{path.name}' is silent (no speech could be heard). Check the recording and send it again."
+            f"'{label}' is silent (no speech could be heard). Check the recording and send it again."
         )
     report(0.05, "loading the speech model")
     model = load_model(settings)
@@ -83,7 +84,7 @@ def transcribe_file(path: Path, settings: Settings, progress: ProgressFn | None 
         turns = merge_channels(per_speaker, language=language)
         inferred = True
     if not turns:
-        raise InvalidInput(f"No speech was recognised in '{path.name}'. Check the recording and send it again.")
+        raise InvalidInput(f"No speech was recognised in '{label}'. Check the recording and send it again.")
     report(0.96, "analysing the conversation")
     return Transcript(language=language, duration=round(audio.duration, 2), turns=turns, speakers_inferred=inferred)
 

@@ -196,10 +196,11 @@ class CallService:
             call.status = CallStatus.PROCESSING
             call.error = None
             audio = Path(call.audio_path)
+            label = call.original_filename
             owner = session.get(User, call.owner_id)
             identity = Identity.from_user(owner) if owner else None
         try:
-            analysis = self.analyze_file(audio, identity=identity, progress=ctx.progress)
+            analysis = self.analyze_file(audio, identity=identity, progress=ctx.progress, label=label)
         except CopilotError as exc:
             self._mark_failed(call_id, exc.user_message)
             raise
@@ -209,7 +210,9 @@ class CallService:
         self._save(call_id, analysis)
         return {"call_id": call_id, "language": analysis["language"], "gaps": [g["type"] for g in analysis["gaps"]]}
 
-    def analyze_file(self, audio: Path, *, identity: Identity | None = None, progress=None) -> dict[str, Any]:
+    def analyze_file(
+        self, audio: Path, *, identity: Identity | None = None, progress: Any = None, label: str | None = None
+    ) -> dict[str, Any]:
         """Transcribe and analyse one recording (no database writes)."""
         from transcription.coaching import coaching_for
         from transcription.judge import apply_judge, build_judge
@@ -217,7 +220,7 @@ class CallService:
 
         if not audio.is_file():
             raise NotFound("The stored recording is missing. Please upload it again.")
-        transcript = transcribe_file(audio, self.settings, progress)
+        transcript = transcribe_file(audio, self.settings, progress, label=label)
         metrics, findings = analyze_turns(transcript.turns, thresholds_from(self.settings), transcript.duration)
         findings = apply_judge(build_judge(self.app), findings, transcript.turns)
         for finding in findings:

@@ -111,6 +111,8 @@ def list_calls(as_user: AsUser = None, json_output: JsonFlag = False) -> None:
 @cli_errors
 def heatmap(
     territory: Annotated[str | None, typer.Option(help="Territory (default: yours).")] = None,
+    since: Annotated[str | None, typer.Option(help="From this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this date (YYYY-MM-DD).")] = None,
     png: Annotated[Path | None, typer.Option(help="Also write the chart to this PNG file.")] = None,
     as_user: AsUser = None,
     json_output: JsonFlag = False,
@@ -119,7 +121,7 @@ def heatmap(
     from transcription.service import render_heatmap_png
 
     app = get_app()
-    data = app.calls.gap_heatmap(identity_for(app, as_user), territory)
+    data = app.calls.gap_heatmap(identity_for(app, as_user), territory, since, until)
     if png:
         render_heatmap_png(data, png)
     if json_output:
@@ -131,6 +133,42 @@ def heatmap(
     console.print(table)
     if png:
         console.print(f"chart: {png}")
+
+
+@call_app.command("roleplay")
+@cli_errors
+def roleplay(
+    call_id: int,
+    gap: Annotated[str, typer.Argument(help="The gap type to practise, e.g. competitor_unaddressed.")],
+    as_user: AsUser = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """A practice scenario from one of your calls: the customer's own words open it."""
+    app = get_app()
+    play = app.calls.roleplay(identity_for(app, as_user), call_id, gap)
+    if json_output:
+        emit_json(play.to_dict())
+        return
+    console.print(f"[bold]{play.goal}[/bold]\n{play.persona}\n[cyan]Customer:[/cyan] “{play.opening_line}”\n[dim]{play.instructions}[/dim]")
+
+
+@call_app.command("progress")
+@cli_errors
+def progress(
+    rep: Annotated[str | None, typer.Option(help="A rep's handle (managers: their territory's reps).")] = None,
+    as_user: AsUser = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Per gap type: in how many calls it showed, and whether later calls stopped showing it."""
+    app = get_app()
+    items = app.calls.gap_progress(identity_for(app, as_user), rep)
+    if json_output:
+        emit_json([i.to_dict() for i in items])
+        return
+    table = Table("gap", "calls with it", "later calls without", "resolved")
+    for item in items:
+        table.add_row(item.gap_type, str(item.calls_with_gap), str(item.later_calls_without), "yes" if item.resolved else "no")
+    console.print(table)
 
 
 @eval_app.command("gaps")
