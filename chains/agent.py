@@ -126,6 +126,7 @@ class CopilotAgent:
             text=text,
             kind=kind,
             citations=to_citations(ctx.hits),
+            images=ctx.images,
             tool_calls=ctx.tool_calls,
             records=list(dict.fromkeys(ctx.records)),
             language=request.language,
@@ -324,6 +325,8 @@ def _choice_schema(tools: dict[str, BaseTool]) -> dict[str, Any]:
 
 
 def _json_type(spec: dict[str, Any]) -> dict[str, Any]:
+    if "enum" in spec:
+        return {"type": "string", "enum": list(spec["enum"])}
     kind = spec.get("type")
     if kind is None:
         kinds = [option.get("type") for option in spec.get("anyOf", []) if option.get("type") != "null"]

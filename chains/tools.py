@@ -14,16 +14,19 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.tools import BaseTool, StructuredTool
 from sqlalchemy import select
 
+from bot.channel import ReplyImage
 from bot.errors import CopilotError, NotFound
-from bot.identity import Identity, account_clause, find_account
-from bot.models import OPEN_STAGES, Account, Contact, Opportunity, OpportunityStatus, Role, Territory, User
+from bot.identity import Identity, find_account
+from bot.models import Role, Territory, User
 from retrieval import SearchHit
 
 if TYPE_CHECKING:
@@ -58,6 +61,7 @@ class TurnContext:
     records: list[str] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    images: list[ReplyImage] = field(default_factory=list)
 
     def cite(self, hits: list[SearchHit]) -> str:
         """Number passages across the whole turn, one number per document."""
@@ -100,11 +104,23 @@ def _insight(module: str, attribute: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(f"insights.{module}"), attribute)
 
 
-def _render(result: Any) -> str:
-    """A structured result as compact text for the model (its to_dict(), trimmed)."""
-    data = result.to_dict() if hasattr(result, "to_dict") else result
-    text = json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))
-    return text[:RESULT_CHARS]
+def _render(result: Any, limit: int = RESULT_CHARS) -> str:
+    """A structured result as compact text for the model: its to_dict() without empty fields,
+    trimmed (every prompt token costs the local model ~16 ms)."""
+    data = _compact(result.to_dict() if hasattr(result, "to_dict") else result)
+    return json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))[:limit]
+
+
+def _compact(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items() if v not in (None, "", [], {})}
+    if isinstance(value, (list, tuple)):
+        return [_compact(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
 
 
 def _calls_available(app: App) -> bool:
@@ -138,73 +154,34 @@ def _account_overview(ctx: TurnContext) -> Callable[..., str]:
 
     def account_overview(account: str) -> str:
         """One customer account: industry, size, owner, contacts and their buying roles, open
-        opportunities, and the customer history (meeting notes, emails: budget, decision
-        makers, competitors, concerns, next steps). Use it for questions about a named
-        customer or "their budget / who decides / what happened last time".
-        `account`: the account's name or part of it."""
-        with app.db.session() as session:
-            found = find_account(session, identity, account)
-            owner = session.get(User, found.owner_id)
-            contacts = session.scalars(select(Contact).where(Contact.account_id == found.id)).all()
-            opportunities = session.scalars(
-                select(Opportunity).where(
-                    Opportunity.account_id == found.id, Opportunity.status == OpportunityStatus.OPEN
-                )
-            ).all()
-            ctx.records.append(f"account:{found.id}")
-            lines = [
-                f"Account {found.name}" + (f" ({found.name_en})" if found.name_en else "")
-                + f": {found.industry}, {found.segment}, {found.employees or '?'} employees, "
-                f"{found.city or ''}; owner {owner.name if owner else '?'}.",
-                "Contacts: " + ("; ".join(f"{c.name}, {c.title} ({c.buying_role})" for c in contacts) or "none"),
-            ]
-            for opp in opportunities:
-                ctx.records.append(f"opportunity:{opp.id}")
-                lines.append(
-                    f"Open opportunity {opp.name}: {opp.amount:,.0f} {opp.currency}, stage {opp.stage.value}, "
-                    f"expected close {opp.expected_close_date.isoformat()}"
-                    + (f", competitor {opp.competitor}" if opp.competitor else "")
-                )
-            if not opportunities:
-                lines.append("No open opportunities.")
-            account_id, account_name = found.id, found.name
+        opportunities, recent stage moves and buyer signals, and the customer history (meeting
+        notes, emails: budget, decision makers, competitors, concerns, next steps). Use it for
+        questions about a named customer or "their budget / who decides / what happened last
+        time". `account`: the account's name or part of it."""
+        overview = _insight("accounts", "account_overview")(app, identity, account)
+        ctx.records.append(f"account:{overview.id}")
+        ctx.records.extend(f"opportunity:{line.id}" for line in overview.open_opportunities)
+        facts = _render(overview, limit=RESULT_CHARS // 2)
         history = app.retriever.search(
-            identity, f"{account_name} budget decision competitor concern next step", k=3, account_id=account_id
+            identity, f"{overview.name} budget decision competitor concern next step", k=3, account_id=overview.id
         )
-        if history:
-            lines.append("Customer history:\n" + ctx.cite(history))
-        return "\n".join(lines)
+        if not history:
+            return facts
+        return f"{facts}\nCustomer history:\n{ctx.cite(history)}"
 
     return account_overview
 
 
 def _my_pipeline(ctx: TurnContext) -> Callable[..., str]:
-    app, identity = ctx.app, ctx.identity
-
     def my_pipeline() -> str:
         """The user's own open pipeline (a manager: their territory's): open opportunities by
-        stage with amounts and expected close dates. Use it for "my pipeline", "my deals",
-        "what can I close this quarter"."""
-        with app.db.session() as session:
-            rows = session.execute(
-                select(Opportunity, Account.name)
-                .join(Account, Opportunity.account_id == Account.id)
-                .where(Opportunity.status == OpportunityStatus.OPEN, account_clause(identity))
-                .order_by(Opportunity.expected_close_date)
-            ).all()
-        if not rows:
-            return "No open opportunities are visible to this user."
-        by_stage: dict[str, float] = {}
-        lines = []
-        for opp, account_name in rows:
-            ctx.records.append(f"opportunity:{opp.id}")
-            by_stage[opp.stage.value] = by_stage.get(opp.stage.value, 0.0) + opp.amount
-            lines.append(
-                f"- {account_name}: {opp.amount:,.0f} {opp.currency}, {opp.stage.value}, "
-                f"closes {opp.expected_close_date.isoformat()}"
-            )
-        totals = ", ".join(f"{s.value} {by_stage[s.value]:,.0f}" for s in OPEN_STAGES if s.value in by_stage)
-        return f"{len(rows)} open opportunities (by stage: {totals}); soonest to close:\n" + "\n".join(lines[:12])
+        stage with amounts, expected close dates and coverage of this quarter's target. Use it
+        for "my pipeline", "my deals", "what can I close this quarter"."""
+        pipeline = _insight("accounts", "my_pipeline")(ctx.app, ctx.identity)
+        ctx.records.extend(f"opportunity:{line.id}" for line in pipeline.opportunities)
+        if not pipeline.opportunities:
+            return "No open opportunities are visible to this user. " + _render(pipeline, limit=400)
+        return _render(pipeline)
 
     return my_pipeline
 
@@ -252,24 +229,35 @@ def _forecast(ctx: TurnContext) -> Callable[..., str]:
     return forecast
 
 
-def _what_if_parameters() -> list[str]:
-    parameters = _insight("forecast", "WHAT_IF_PARAMETERS")
-    return list(parameters.keys() if isinstance(parameters, dict) else parameters)
+WhatIfDriver = Literal[
+    "win_rate_shift", "deal_size_shift", "discount_rate", "cycle_stretch",
+    "big_account_delay", "new_channel_ramp", "competitor_pressure",
+]
+
+
+def _what_if_change(parameter: str, change: float) -> float:
+    """The insights engine takes fractions (0.05 = 5 points); people and models say "5"."""
+    spec = _insight("forecast", "WHAT_IF_PARAMETERS").get(parameter)
+    if spec is None:
+        raise NotFound(f"Unknown what-if driver '{parameter}'.")
+    if not spec.minimum <= change <= spec.maximum and spec.minimum <= change / 100 <= spec.maximum:
+        change = change / 100
+    return change
 
 
 def _what_if_forecast(ctx: TurnContext) -> Callable[..., str]:
-    def what_if_forecast(parameter: str, change: float, target: str = "", period: str = "") -> str:
-        """What-if forecast: how the forecast moves if one driver changes (e.g. win rate up 5
-        points, discount, deal size, cycle length). `parameter`: one of the what-if drivers;
-        `change`: the change to apply (a number); `target`: territory, rep, account or product,
-        empty for the user's own; `period`: a quarter like 2026-Q4, empty for the current one."""
-        allowed = _what_if_parameters()
-        if parameter not in allowed:
-            raise NotFound(f"Unknown what-if driver '{parameter}'. Choose one of: {', '.join(allowed)}.")
+    def what_if_forecast(parameter: WhatIfDriver, change: float, target: str = "", period: str = "") -> str:
+        """What-if forecast: how the forecast moves if one driver changes. `parameter`:
+        win_rate_shift (win rate up/down in points), deal_size_shift (bigger/smaller deals),
+        discount_rate (extra discount), cycle_stretch (longer/shorter sales cycles),
+        big_account_delay (key-account deliveries slip), new_channel_ramp (a new channel),
+        competitor_pressure (competitors cut our odds). `change`: the size, e.g. 5 for 5 points
+        or 5%, -10 for 10% less. `target`: territory, rep, account or product, empty for the
+        user's own; `period`: a quarter like 2026-Q4, empty for the current one."""
         scope = _scope(ctx, target)
         ctx.records.append(f"forecast:{scope}")
         result = _insight("forecast", "forecast")(
-            ctx.app, ctx.identity, scope, period=period or None, what_if={parameter: change}
+            ctx.app, ctx.identity, scope, period=period or None, what_if={parameter: _what_if_change(parameter, change)}
         )
         return _render(result)
 
@@ -306,11 +294,14 @@ def _risk_alerts(ctx: TurnContext) -> Callable[..., str]:
 def _territory_summary(ctx: TurnContext) -> Callable[..., str]:
     def territory_summary(territory: str = "") -> str:
         """A manager's summary of a territory: bookings vs. target, pipeline, forecast, top
-        risks and rep performance. `territory`: its name (e.g. East China, 华东), empty for
-        the user's own."""
-        result = _insight("summary", "territory_summary")(ctx.app, ctx.identity, territory or None)
-        ctx.records.append(f"territory:{territory or ctx.identity.territory_id}")
-        return _render(result)
+        risks and rep performance, with a chart. `territory`: its name (e.g. East China, 华东),
+        empty for the user's own."""
+        chart = ctx.app.settings.charts_dir / f"summary-{uuid.uuid4().hex[:12]}.png"
+        summary = _insight("summary", "territory_summary")(ctx.app, ctx.identity, territory or None, png=chart)
+        ctx.records.append(f"territory:{summary.scope}")
+        if summary.chart_path:
+            ctx.images.append(ReplyImage(path=Path(summary.chart_path), title=summary.title))
+        return _render({k: v for k, v in summary.to_dict().items() if k not in ("history", "gap_heatmap", "chart_path")})
 
     return territory_summary
 
@@ -330,29 +321,26 @@ def _call_coaching(ctx: TurnContext) -> Callable[..., str]:
         analysis = calls.get_analysis(ctx.identity, call_id)
         coaching = calls.coaching(ctx.identity, call_id)
         ctx.records.append(f"call:{call_id}")
-        return _render({"analysis": _plain(analysis), "coaching": _plain(coaching)})
+        # The transcript stays out: metrics, gaps with their evidence and the coaching say it.
+        return _render(
+            {
+                "call": {"id": analysis.call_id, "title": analysis.title, "status": analysis.status, "error": analysis.error},
+                "metrics": analysis.metrics,
+                "gaps": analysis.gaps[:6],
+                "coaching": coaching[:4],
+            }
+        )
 
     return call_coaching
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 # name -> (factory, availability check). The order is the order the model sees.
 _REGISTRY: dict[str, tuple[Callable[[TurnContext], Callable[..., str]], Callable[[App], bool]]] = {
     "search_knowledge": (_search_knowledge, lambda app: True),
-    "account_overview": (_account_overview, lambda app: True),
-    "my_pipeline": (_my_pipeline, lambda app: True),
+    "account_overview": (_account_overview, lambda app: _installed("insights.accounts", "account_overview")),
+    "my_pipeline": (_my_pipeline, lambda app: _installed("insights.accounts", "my_pipeline")),
     "forecast": (_forecast, lambda app: _installed("insights.forecast", "forecast")),
-    "what_if_forecast": (
-        _what_if_forecast,
-        lambda app: _installed("insights.forecast", "forecast") and _installed("insights.forecast", "WHAT_IF_PARAMETERS"),
-    ),
+    "what_if_forecast": (_what_if_forecast, lambda app: _installed("insights.forecast", "WHAT_IF_PARAMETERS")),
     "resonance_score": (_resonance_score, lambda app: _installed("insights.resonance", "resonance")),
     "risk_alerts": (_risk_alerts, lambda app: _installed("insights.risk", "list_alerts")),
     "territory_summary": (_territory_summary, lambda app: _installed("insights.summary", "territory_summary")),

@@ -110,7 +110,7 @@ def test_questions_outside_the_knowledge_base_are_not_answered_by_invention(demo
 def local_agent(demo_kb_app) -> Iterator[CopilotAgent]:  # noqa: ANN001
     from bot.settings import Settings
 
-    settings = Settings(_env_file=None, data_dir=demo_kb_app.settings.data_dir, llm_provider="local")
+    settings = Settings(_env_file=None, data_dir=demo_kb_app.settings.data_dir, llm_provider="local", llm_max_answer_tokens=120)
     yield CopilotAgent(demo_kb_app, local=LocalLLM(settings))
 
 

@@ -69,7 +69,10 @@ def _install_fake_insights(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[st
 
     module = types.ModuleType("insights.forecast")
     module.forecast = forecast
-    module.WHAT_IF_PARAMETERS = {"win_rate": "percentage points", "discount": "percent"}
+    module.WHAT_IF_PARAMETERS = {
+        "win_rate_shift": types.SimpleNamespace(minimum=-0.5, maximum=0.5),
+        "discount_rate": types.SimpleNamespace(minimum=0.0, maximum=0.9),
+    }
     monkeypatch.setitem(sys.modules, "insights.forecast", module)
 
 
@@ -98,10 +101,10 @@ def test_forecast_tool_resolves_scope_on_the_server_and_passes_the_bound_identit
     tools = {t.name: t for t in build_tools(TurnContext(kb_app, identity_of("wang.fang"), "zh"))}
     tools["forecast"].invoke({"target": "华东"})
     tools["forecast"].invoke({"target": ""})
-    tools["what_if_forecast"].invoke({"parameter": "win_rate", "change": 5})
+    tools["what_if_forecast"].invoke({"parameter": "win_rate_shift", "change": 5})  # "5 points"
     assert calls[0][1:3] == ("wang.fang", "territory:East China")  # 华东 is East China
     assert calls[1][1:3] == ("wang.fang", "territory:East China")  # empty: the manager's own
-    assert calls[2][4] == {"win_rate": 5.0}
+    assert calls[2][4] == {"win_rate_shift": 0.05}
     rep_tools = {t.name: t for t in build_tools(TurnContext(kb_app, identity_of("li.wei"), "en"))}
     rep_tools["forecast"].invoke({})
     assert calls[-1][2] == "rep:li.wei"
