@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     wecom_api_url: str = Field(
         default="https://qyapi.weixin.qq.com/cgi-bin/", validation_alias=_standard("WECOM_API_URL")
     )
+    wecom_timestamp_window_s: int = 300  # callbacks older or newer than this are refused (replay)
 
     # --- demo ----------------------------------------------------------------------------
     demo_seed: int = 20261123

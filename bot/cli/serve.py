@@ -7,3 +7,29 @@ import typer
 __all__ = ["serve_app"]
 
 serve_app = typer.Typer(help="Run the copilot for a chat platform.", no_args_is_help=True)
+
+
+@serve_app.command("wecom")
+def serve_wecom(
+    host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
+    port: int = typer.Option(8090, help="Port of the callback server."),
+) -> None:
+    """Run the WeCom (企业微信) callback server at /wecom/callback, with the job workers."""
+    import uvicorn
+
+    from bot.cli.common import cli_errors, get_app
+    from bot.jobs import Worker
+    from integrations.wecom import CALLBACK_PATH, WeComAdapter
+
+    @cli_errors
+    def run() -> None:
+        app = get_app()
+        adapter = WeComAdapter(app)
+        worker = Worker(app.jobs, threads=app.settings.job_workers).start()
+        typer.echo(f"WeCom callback URL path: {CALLBACK_PATH} on port {port}")
+        try:
+            uvicorn.run(adapter.asgi(), host=host, port=port, log_level="warning")
+        finally:
+            worker.stop()
+
+    run()

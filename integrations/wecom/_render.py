@@ -1,0 +1,49 @@
+"""Render a Reply for WeCom: markdown, a numbered sources list, and messages split under
+WeCom's 2,048-byte limit on sentence boundaries (UTF-8 bytes: a Chinese character is 3)."""
+
+from __future__ import annotations
+
+import re
+
+from bot.channel import Reply
+
+__all__ = ["render", "split_message", "MAX_BYTES"]
+
+MAX_BYTES = 2048
+# A sentence with its end punctuation and trailing space, or a line with its newline.
+_SENTENCE = re.compile(r"[^。！？!?；;\n]*(?:[。！？!?；;]+|\.(?=\s)|\n|$)\s*", re.DOTALL)
+
+
+def render(reply: Reply) -> str:
+    parts = [reply.text.strip()]
+    for table in reply.tables:
+        rows = [" | ".join(str(c) for c in table.columns)] + [" | ".join(str(v) for v in row) for row in table.rows]
+        parts.append((f"**{table.title}**\n" if table.title else "") + "\n".join(rows))
+    if reply.citations:
+        heading = "来源" if reply.language == "zh" else "Sources"
+        parts.append(f"**{heading}**\n" + "\n".join(f"[{c.index}] {c.title}" for c in reply.citations))
+    for image in reply.images:
+        parts.append(("图表：" if reply.language == "zh" else "Chart: ") + image.title)
+    return "\n\n".join(p for p in parts if p)
+
+
+def split_message(text: str, limit: int = MAX_BYTES) -> list[str]:
+    """Messages of at most `limit` UTF-8 bytes, cut after a sentence or a line where possible;
+    joined back together they give the original text."""
+    pieces = _SENTENCE.findall(text)
+    messages: list[str] = []
+    current = ""
+    for piece in pieces:
+        if len((current + piece).encode()) <= limit:
+            current += piece
+            continue
+        if current:
+            messages.append(current)
+        while len(piece.encode()) > limit:  # one "sentence" longer than a message: cut by bytes
+            cut = piece.encode()[:limit].decode("utf-8", errors="ignore")
+            messages.append(cut)
+            piece = piece[len(cut):]
+        current = piece
+    if current:
+        messages.append(current)
+    return [m for m in messages if m.strip()]
