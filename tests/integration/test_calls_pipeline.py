@@ -17,6 +17,7 @@ from bot.models import Call, CallStatus, Job, JobStatus
 from tests.conftest import SAMPLE_CALLS
 from transcription import decode_audio, transcribe_file, turns_from_reference
 from transcription.evaluation import evaluate_gaps, score
+from transcription.gaps import GAP_TYPES
 from transcription.service import render_heatmap_png
 from transcription.whisper import load_model
 
@@ -240,3 +241,38 @@ def test_who_may_submit_and_what_is_refused_before_any_work(org_app, identity_of
     with org_app.db.session() as session:
         stored = {session.get(Call, call_id).audio_path, session.get(Call, other_call).audio_path}
     assert len(stored) == 1 and Path(stored.pop()).is_file()  # content-addressed, stored once
+
+
+def test_cli_analyze_heatmap_and_eval(org_app, tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    import bot.cli.common as common
+    from bot.cli import app as cli
+
+    monkeypatch.setattr(common, "_app", org_app)
+    runner = CliRunner()
+    clip = _clip(tmp_path / "first-minute.wav", decode(CALL)[:, : 16000 * 62])
+    result = runner.invoke(cli, ["call", "analyze", str(clip), "--as", "jason.reed", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout[result.stdout.index("{"):])
+    assert set(data) >= {"language", "duration", "transcript", "metrics", "gaps", "speakers_inferred"}
+    assert data["transcript"][0]["speaker"] == "rep" and {"start", "end", "text"} <= set(data["transcript"][0])
+    assert "competitor_unaddressed" in {g["type"] for g in data["gaps"]}
+
+    png = tmp_path / "heat.png"
+    result = runner.invoke(cli, ["call", "heatmap", "--as", "sarah.mitchell", "--json", "--png", str(png)])
+    assert result.exit_code == 0, result.output
+    heat = json.loads(result.stdout[result.stdout.index("{"):])
+    assert heat["territory"] == "North America" and png.read_bytes()[:4] == b"\x89PNG"
+    result = runner.invoke(cli, ["call", "show", str(data["call_id"]), "--as", "jason.reed"])
+    assert result.exit_code == 0 and "talk track" in result.output and "Verizon" in result.output
+    for command in (["call", "list"], ["call", "progress"], ["call", "roleplay", str(data["call_id"]), "competitor_unaddressed"]):
+        result = runner.invoke(cli, [*command, "--as", "jason.reed"])
+        assert result.exit_code == 0, (command, result.output)
+    result = runner.invoke(cli, ["call", "show", str(data["call_id"]), "--as", "emily.carter"])
+    assert result.exit_code == 1 and "access" in result.output
+
+    result = runner.invoke(cli, ["eval", "gaps", "--reference-only", "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout[result.stdout.index("{"):])
+    assert scores["reference"]["calls"] == 6 and set(scores["reference"]["per_type"]) == set(GAP_TYPES)
