@@ -133,13 +133,22 @@ def lessons_for(app: App | None, identity: Identity | None, gap_type: str, langu
     if app is not None and identity is not None:
         try:
             hits = app.retriever.search(identity, query, kinds=["lesson"], k=3, gap=gap_type)
+            if not hits:
+                # Lessons whose gap tag did not survive ingestion: rank all lessons by meaning,
+                # preferring those named after the gap.
+                ranked = app.retriever.search(identity, query, kinds=["lesson"], k=6)
+                hits = [h for h in ranked if gap_type in h.source] or ranked[:1]
         except Exception:  # retrieval down or not built: coaching still works from the files
             logger.warning("lesson retrieval failed for %s; using the lesson files", gap_type, exc_info=True)
             hits = []
         if hits:
-            return [
-                {"title": h.title, "source": h.source, "snippet": h.text[:400]} for h in hits[:3]
-            ]
+            seen: set[int | str] = set()
+            ordered = []
+            for hit in hits:  # one entry per lesson: its best chunk
+                if hit.doc_id not in seen:
+                    seen.add(hit.doc_id)
+                    ordered.append(hit)
+            return [{"title": h.title, "source": Path(h.source).name, "snippet": h.text[:400]} for h in ordered[:3]]
     return _lesson_files(gap_type, language)
 
 
@@ -160,7 +169,7 @@ def roleplay_for(finding: Finding, language: str) -> RolePlay:
 
 
 def coaching_for(app: App | None, identity: Identity | None, finding: Finding, language: str) -> dict[str, Any]:
-    query = f"{finding.type.replace('_', ' ')} {finding.summary}"
+    query = f"{_GOALS[finding.type]['zh' if language == 'zh' else 'en']} {finding.summary}"
     return {
         "talk_track": talk_track(finding.type, language),
         "lessons": lessons_for(app, identity, finding.type, language, query),
