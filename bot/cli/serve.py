@@ -33,3 +33,38 @@ def serve_wecom(
             worker.stop()
 
     run()
+
+
+@serve_app.command("slack")
+def serve_slack(
+    socket: bool = typer.Option(False, "--socket", help="Socket Mode (no public URL; needs SLACK_APP_TOKEN)."),
+    host: str = typer.Option("0.0.0.0", help="Interface to listen on (HTTP mode)."),
+    port: int = typer.Option(3000, help="Port of the events endpoint /slack/events (HTTP mode)."),
+) -> None:
+    """Run the Slack bot: HTTP events endpoint (replicas behind a load balancer) or Socket Mode."""
+    from bot.cli.common import cli_errors, get_app
+    from bot.errors import ConfigurationError
+    from bot.jobs import Worker
+    from integrations.slack import SlackAdapter
+
+    @cli_errors
+    def run() -> None:
+        app = get_app()
+        adapter = SlackAdapter(app)
+        worker = Worker(app.jobs, threads=app.settings.job_workers).start()
+        try:
+            if socket:
+                from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+                if app.settings.slack_app_token is None:
+                    raise ConfigurationError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write).")
+                SocketModeHandler(adapter.bolt, app.settings.slack_app_token.get_secret_value()).start()
+            else:
+                import uvicorn
+
+                typer.echo(f"Slack events endpoint: http://{host}:{port}/slack/events")
+                uvicorn.run(adapter.asgi(), host=host, port=port, log_level="warning")
+        finally:
+            worker.stop()
+
+    run()

@@ -92,7 +92,7 @@ def test_questions_get_memory_of_their_thread_and_are_audited(org_app) -> None:
 
 def test_chinese_question_is_answered_in_chinese(org_app) -> None:
     answerer, _, _ = _wire(org_app)
-    reply = org_app.copilot.handle(_msg("U0DEMO009", "九章数据的弱点是什么？"))  # jason.reed asks in Chinese
+    reply = org_app.copilot.handle(_msg("U0DEMO010", "九章数据的弱点是什么？"))  # jason.reed asks in Chinese
     assert answerer.requests[0].language == "zh" and reply.language == "zh"
 
 
@@ -158,9 +158,9 @@ def test_images_and_unknown_files_are_refused_politely(org_app, tmp_path) -> Non
     image, binary = tmp_path / "screen.png", tmp_path / "tool.exe"
     image.write_bytes(b"\x89PNG")
     binary.write_bytes(b"MZ")
-    assert "not supported" in org_app.copilot.handle(_msg("U0DEMO009", "", image)).text  # jason.reed
+    assert "not supported" in org_app.copilot.handle(_msg("U0DEMO010", "", image)).text  # jason.reed
     assert "暂不支持图片" in org_app.copilot.handle(_msg("U0DEMO002", "", image)).text  # li.wei
-    assert "tool.exe" in org_app.copilot.handle(_msg("U0DEMO009", "", binary)).text
+    assert "tool.exe" in org_app.copilot.handle(_msg("U0DEMO010", "", binary)).text
 
 
 def test_platform_events_are_accepted_once(org_app) -> None:
