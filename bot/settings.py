@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # Below both, a query is off-topic for the knowledge base: answer "not covered", don't guess.
     retrieval_min_similarity: float = 0.25  # cosine, dense
     retrieval_min_bm25: float = 3.0
+    # Hybrid fusion (chosen on `copilot eval retrieval`): a small RRF k rewards agreement near the
+    # top; BM25 weighs less than dense because it cannot match across languages.
+    retrieval_rrf_k: int = 10
+    retrieval_bm25_weight: float = 0.7
 
     # --- transcription and call analysis -------------------------------------------------
     whisper_model: str = "base"  # "base" = the packaged model; or any faster-whisper size/path
@@ -71,7 +75,9 @@ class Settings(BaseSettings):
     # An LLM confirms or rejects rule findings: "remote" = only with an OpenAI-compatible
     # endpoint (the local 1.5B model costs ~30 s per finding on 2 cores), "always", "off".
     gap_llm_judge: Literal["remote", "always", "off"] = "remote"
-    call_roleplay_turns: int = 4  # exchanges in a practice role-play
+    # Customer sentences this close (cosine, multilingual USE) to a cue prototype open a door
+    # the lexicons missed; 0 turns embedding matching off.
+    gap_semantic_threshold: float = 0.5
 
     # --- LLM -----------------------------------------------------------------------------
     llm_provider: Literal["local", "openai", "none"] = "local"

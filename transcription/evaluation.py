@@ -11,7 +11,7 @@ from typing import Any
 from bot.settings import Settings
 from transcription import turns_from_reference
 from transcription.gaps import GAP_TYPES
-from transcription.pipeline import analyze_turns, thresholds_from, transcribe_file
+from transcription.pipeline import analyze_turns, semantic_doors_from, thresholds_from, transcribe_file
 
 __all__ = ["evaluate_gaps", "score"]
 
@@ -34,19 +34,20 @@ def score(pairs: list[tuple[set[str], set[str]]]) -> dict[str, Any]:
 def evaluate_gaps(
     settings: Settings, calls_dir: Path, *, with_audio: bool = True, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
-    """Rules only (no LLM judge): the figure the product must reach on its own."""
+    """No LLM judge (rules, lexicons, embeddings): the figure the product must reach on its own."""
     thresholds = thresholds_from(settings)
+    semantic = semantic_doors_from(settings)
     reference_pairs, audio_pairs = [], []
     for sidecar in sorted(Path(calls_dir).glob("*.json")):
         labels = json.loads(sidecar.read_text(encoding="utf-8"))
         present = set(labels["gaps_present"])
         turns = turns_from_reference(labels["turns"])
-        _metrics, findings = analyze_turns(turns, thresholds)
+        _metrics, findings = analyze_turns(turns, thresholds, semantic=semantic)
         reference_pairs.append(({f.type for f in findings}, present))
         if with_audio:
             audio_file = sidecar.with_name(labels.get("audio", {}).get("file") or f"{sidecar.stem}.flac")
             transcript = transcribe_file(audio_file, settings)
-            _metrics, findings = analyze_turns(transcript.turns, thresholds, transcript.duration)
+            _metrics, findings = analyze_turns(transcript.turns, thresholds, transcript.duration, semantic)
             audio_pairs.append(({f.type for f in findings}, present))
         if progress:
             progress(sidecar.stem)

@@ -230,12 +230,17 @@ COMMIT = _rx(
 
 
 # --- helpers -------------------------------------------------------------------------------
+Doors = dict[str, set[int]]  # door concept -> customer turn indices found by embeddings
+NO_DOORS: Doors = {}
+
 def _rep_after(turns: list[Turn], index: int, window: int) -> list[Turn]:
     return [t for t in turns[index + 1 :] if t.speaker == "rep"][:window]
 
 
-def _doors(turns: list[Turn], cue: re.Pattern[str]) -> list[Turn]:
-    return [t for t in turns if t.speaker == "customer" and cue.search(t.text)]
+def _doors(turns: list[Turn], cue: re.Pattern[str], semantic: set[int] | None = None) -> list[Turn]:
+    """Customer turns that open this door: by the cue lexicon, or by embedding similarity."""
+    semantic = semantic or set()
+    return [t for t in turns if t.speaker == "customer" and (cue.search(t.text) or t.index in semantic)]
 
 
 def _rep_questions(turns: Iterable[Turn]) -> list[tuple[Turn, str, bool]]:
@@ -273,11 +278,13 @@ def _has_value_claim(text: str) -> bool:
 
 
 # --- detectors: each returns a Finding or None ---------------------------------------------
-Detector = Callable[[list[Turn], CallMetrics, GapThresholds], "Finding | None"]
+Detector = Callable[[list[Turn], CallMetrics, GapThresholds, Doors], "Finding | None"]
 
 
-def budget_unclarified(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
-    doors = _doors(turns, BUDGET_HINT)
+def budget_unclarified(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
+    doors = _doors(turns, BUDGET_HINT, extra.get("budget"))
     if not doors:
         return None
     asked = [(t, q) for t, q, _ in _rep_questions(turns) if BUDGET_QUESTION.search(q)]
@@ -292,7 +299,9 @@ def budget_unclarified(turns: list[Turn], metrics: CallMetrics, th: GapThreshold
     )
 
 
-def decision_maker_unknown(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
+def decision_maker_unknown(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
     if not any(t.speaker == "customer" for t in turns):
         return None
     asked = [t for t, q, _ in _rep_questions(turns) if DECISION_MAKER.search(q)]
@@ -305,7 +314,9 @@ def decision_maker_unknown(turns: list[Turn], metrics: CallMetrics, th: GapThres
     )
 
 
-def decision_process_unclear(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
+def decision_process_unclear(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
     if not any(t.speaker == "customer" for t in turns):
         return None
     asked = [t for t, q, _ in _rep_questions(turns) if DECISION_PROCESS.search(q)]
@@ -318,8 +329,10 @@ def decision_process_unclear(turns: list[Turn], metrics: CallMetrics, th: GapThr
     )
 
 
-def pain_unexplored(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
-    doors = _doors(turns, PAIN)
+def pain_unexplored(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
+    doors = _doors(turns, PAIN, extra.get("pain"))
     if not doors:
         return None
     for door in doors:
@@ -336,7 +349,9 @@ def pain_unexplored(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) 
     )
 
 
-def value_unquantified(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
+def value_unquantified(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
     rep_turns = [t for t in turns if t.speaker == "rep"]
     if not rep_turns or any(_has_value_claim(t.text) for t in rep_turns):
         return None
@@ -347,8 +362,10 @@ def value_unquantified(turns: list[Turn], metrics: CallMetrics, th: GapThreshold
     )
 
 
-def price_objection_mishandled(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
-    for door in _doors(turns, PRICE_OBJECTION):
+def price_objection_mishandled(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
+    for door in _doors(turns, PRICE_OBJECTION, extra.get("price")):
         reply = _rep_after(turns, door.index, 1)
         if not reply:
             return Finding(
@@ -374,8 +391,10 @@ def price_objection_mishandled(turns: list[Turn], metrics: CallMetrics, th: GapT
     return None
 
 
-def competitor_unaddressed(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
-    for door in _doors(turns, COMPETITOR):
+def competitor_unaddressed(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
+    for door in _doors(turns, COMPETITOR, extra.get("competitor")):
         replies = _rep_after(turns, door.index, 1)
         answer = replies[0] if replies else None
         if answer is not None and DISPARAGE.search(answer.text):
@@ -410,8 +429,10 @@ def _content_keys(text: str) -> set[str]:
     return stems | bigrams
 
 
-def strategy_unlinked(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
-    for door in _doors(turns, STRATEGY):
+def strategy_unlinked(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
+    for door in _doors(turns, STRATEGY, extra.get("strategy")):
         quote = _quote(door, STRATEGY)
         keys = _content_keys(quote)
         replies = _rep_after(turns, door.index, th.answer_window_turns)
@@ -427,9 +448,11 @@ def strategy_unlinked(turns: list[Turn], metrics: CallMetrics, th: GapThresholds
     return None
 
 
-def concern_unresolved(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
+def concern_unresolved(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
     answered_by: int | None = None  # the rep turn that answered the last concern
-    for door in _doors(turns, CONCERN):
+    for door in _doors(turns, CONCERN, extra.get("concern")):
         if answered_by is not None and door.index == answered_by + 1:
             continue  # the customer acknowledging or restating a concern just answered
         replies = _rep_after(turns, door.index, th.answer_window_turns)
@@ -449,7 +472,9 @@ def concern_unresolved(turns: list[Turn], metrics: CallMetrics, th: GapThreshold
     return None
 
 
-def next_step_missing(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
+def next_step_missing(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
     for turn in turns:
         if turn.speaker != "rep":
             continue
@@ -466,7 +491,9 @@ def next_step_missing(turns: list[Turn], metrics: CallMetrics, th: GapThresholds
     )
 
 
-def monologue_excess(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
+def monologue_excess(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
     over_ratio = metrics.rep_talk_ratio > th.monologue_ratio
     over_length = metrics.longest_monologue_s > th.monologue_seconds
     if not (over_ratio or over_length):
@@ -483,7 +510,9 @@ def monologue_excess(turns: list[Turn], metrics: CallMetrics, th: GapThresholds)
     )
 
 
-def discovery_questions_lacking(turns: list[Turn], metrics: CallMetrics, th: GapThresholds) -> Finding | None:
+def discovery_questions_lacking(
+    turns: list[Turn], metrics: CallMetrics, th: GapThresholds, extra: Doors = NO_DOORS
+) -> Finding | None:
     if metrics.open_question_turns >= th.min_open_questions:
         return None
     asked = [
@@ -513,12 +542,15 @@ DETECTORS: dict[str, Detector] = {
 }
 
 
-def detect_gaps(turns: list[Turn], metrics: CallMetrics, thresholds: GapThresholds) -> list[Finding]:
+def detect_gaps(
+    turns: list[Turn], metrics: CallMetrics, thresholds: GapThresholds, semantic_doors: Doors | None = None
+) -> list[Finding]:
+    """Run the twelve detectors; `semantic_doors` adds customer cues found by embeddings."""
     if not turns:
         return []
     findings = []
     for detector in DETECTORS.values():
-        finding = detector(turns, metrics, thresholds)
+        finding = detector(turns, metrics, thresholds, semantic_doors or NO_DOORS)
         if finding is not None:
             findings.append(finding)
     return findings

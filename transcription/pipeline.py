@@ -12,10 +12,11 @@ from bot.settings import Settings
 from transcription.audio import decode_audio
 from transcription.gaps import Finding, GapThresholds, detect_gaps
 from transcription.metrics import CallMetrics, compute_metrics
+from transcription.semantic import SemanticDoors
 from transcription.turns import Turn, infer_speakers, merge_channels, segments_to_turns, voiced_islands
 from transcription.whisper import detect_language, load_model, transcribe
 
-__all__ = ["Transcript", "transcribe_file", "analyze_turns", "thresholds_from", "ProgressFn"]
+__all__ = ["Transcript", "transcribe_file", "analyze_turns", "thresholds_from", "semantic_doors_from", "ProgressFn"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,28 @@ def transcribe_file(path: Path, settings: Settings, progress: ProgressFn | None 
     return Transcript(language=language, duration=round(audio.duration, 2), turns=turns, speakers_inferred=inferred)
 
 
-def analyze_turns(turns: list[Turn], thresholds: GapThresholds, duration: float | None = None) -> tuple[CallMetrics, list[Finding]]:
+def analyze_turns(
+    turns: list[Turn], thresholds: GapThresholds, duration: float | None = None, semantic: SemanticDoors | None = None
+) -> tuple[CallMetrics, list[Finding]]:
     metrics = compute_metrics(turns, duration)
-    return metrics, detect_gaps(turns, metrics, thresholds)
+    doors = semantic.doors(turns) if semantic is not None else None
+    return metrics, detect_gaps(turns, metrics, thresholds, doors)
+
+
+def semantic_doors_from(settings: Settings) -> SemanticDoors | None:
+    """The embedding matcher, if enabled and the embedder loads (rules alone work without it)."""
+    if settings.gap_semantic_threshold <= 0:
+        return None
+    key = (settings.embedding_backend, settings.embedding_model, settings.gap_semantic_threshold)
+    if key not in _semantic:
+        try:
+            from retrieval._embedders import build_embedder
+
+            _semantic[key] = SemanticDoors(build_embedder(settings), settings.gap_semantic_threshold)
+        except Exception:
+            logger.warning("sentence embedder unavailable: gap cues by lexicon only", exc_info=True)
+            _semantic[key] = None
+    return _semantic[key]
+
+
+_semantic: dict[tuple, SemanticDoors | None] = {}

@@ -216,12 +216,14 @@ class CallService:
         """Transcribe and analyse one recording (no database writes)."""
         from transcription.coaching import coaching_for
         from transcription.judge import apply_judge, build_judge
-        from transcription.pipeline import analyze_turns, thresholds_from, transcribe_file
+        from transcription.pipeline import analyze_turns, semantic_doors_from, thresholds_from, transcribe_file
 
         if not audio.is_file():
             raise NotFound("The stored recording is missing. Please upload it again.")
         transcript = transcribe_file(audio, self.settings, progress, label=label)
-        metrics, findings = analyze_turns(transcript.turns, thresholds_from(self.settings), transcript.duration)
+        metrics, findings = analyze_turns(
+            transcript.turns, thresholds_from(self.settings), transcript.duration, semantic_doors_from(self.settings)
+        )
         findings = apply_judge(build_judge(self.app), findings, transcript.turns)
         for finding in findings:
             finding.coaching = coaching_for(self.app, identity, finding, transcript.language)

@@ -146,3 +146,28 @@ def test_mono_speakers_are_clustered_by_pitch() -> None:
     samples = np.concatenate([low, high, low, high])
     islands = [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]
     assert infer_speakers(samples, islands) == ["rep", "customer", "rep", "customer"]
+
+
+class KeywordEmbedder:
+    """A stand-in sentence embedder: texts about rivals point one way, everything else another."""
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        rival = ("vendor", "supplier", "供应商", "厂商", "pitched")
+        return np.array([[1.0, 0.0] if any(w in t for w in rival) else [0.0, 1.0] for t in texts])
+
+
+def test_embedding_matching_opens_doors_the_lexicon_misses() -> None:
+    from transcription.semantic import SemanticDoors
+
+    turns = [
+        Turn(0, "rep", 0.0, 2.0, "What matters most to you?"),
+        Turn(1, "customer", 2.5, 5.0, "A rival firm pitched us last week."),
+        Turn(2, "rep", 5.5, 7.0, "Okay, thanks."),
+    ]
+    th = thresholds_from(Settings(_env_file=None))
+    metrics = compute_metrics(turns)
+    assert "competitor_unaddressed" not in {f.type for f in detect_gaps(turns, metrics, th)}
+    doors = SemanticDoors(KeywordEmbedder(), threshold=0.5).doors(turns)
+    assert doors["competitor"] == {1} and not doors["budget"]
+    found = {f.type: f for f in detect_gaps(turns, metrics, th, doors)}
+    assert found["competitor_unaddressed"].evidence[0].turn == 1
