@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from bot.channel import Channel, InboundMessage, Reply
 from bot.errors import CopilotError, PermissionDenied
 from bot.identity import Identity, can_edit_knowledge, identity_for_platform_user, resolve_user
 from bot.jobs import JobView
 from bot.language import detect_language, t
-from bot.models import AuditLog, Conversation, Message, ProcessedEvent, utcnow
+from bot.models import AuditLog, Conversation, Message, utcnow
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -123,16 +122,6 @@ class Copilot:
     def register_result_formatter(self, job_kind: str, formatter: ResultFormatter) -> None:
         """How to tell the user a finished job's result (e.g. call analysis -> gaps and coaching)."""
         self.formatters[job_kind] = formatter
-
-    # --- dedupe ------------------------------------------------------------------------------
-    def first_time(self, platform: str, event_id: str) -> bool:
-        """Record a platform event id; False if it was seen before (a retry), also across restarts."""
-        try:
-            with self.app.db.session() as session:
-                session.add(ProcessedEvent(platform=platform, event_id=event_id))
-        except IntegrityError:
-            return False
-        return True
 
     # --- identity ----------------------------------------------------------------------------
     def identify(self, message: InboundMessage) -> Identity:

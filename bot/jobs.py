@@ -12,6 +12,7 @@ Handlers are plain functions `handler(ctx: JobContext) -> dict | None` registere
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -267,9 +268,10 @@ class JobQueue:
 class Worker:
     """Background threads that run queued jobs until stopped."""
 
-    def __init__(self, queue: JobQueue, *, threads: int = 1, poll_s: float = 1.0) -> None:
+    def __init__(self, queue: JobQueue, *, threads: int = 1, poll_s: float = 1.0, nice: int = 0) -> None:
         self.queue = queue
         self.poll_s = poll_s
+        self.nice = nice
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._loop, name=f"job-worker-{i}", daemon=True) for i in range(threads)]
 
@@ -286,6 +288,10 @@ class Worker:
             thread.join(timeout)
 
     def _loop(self) -> None:
+        if self.nice:
+            # Linux priorities are per thread: jobs (transcription, the LLM) yield the CPU to
+            # the webhook threads, so acks stay fast while an answer is being written.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         while not self._stop.is_set():
             try:
                 ran = self.queue.run_one()

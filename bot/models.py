@@ -55,7 +55,6 @@ __all__ = [
     "Message",
     "Job",
     "JobStatus",
-    "ProcessedEvent",
     "Feedback",
     "AuditLog",
     "utcnow",
@@ -477,18 +476,6 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class ProcessedEvent(Base):
-    """Platform event ids already accepted, so a retried webhook is answered once, even after a restart."""
-
-    __tablename__ = "processed_events"
-    __table_args__ = (UniqueConstraint("platform", "event_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform: Mapped[str] = mapped_column(String(20))
-    event_id: Mapped[str] = mapped_column(String(200))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Feedback(Base):

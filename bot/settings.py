@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     default_language: Literal["en", "zh"] = "en"
     cli_user: str | None = None  # who the CLI acts as when --as is not given (handle or email)
     job_workers: int = 1
+    job_worker_nice: int = 10  # background jobs run at a lower CPU priority than webhooks
     job_max_attempts: int = 3
     job_stale_after_s: float = 120.0
 

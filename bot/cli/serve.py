@@ -25,7 +25,7 @@ def serve_wecom(
     def run() -> None:
         app = get_app()
         adapter = WeComAdapter(app)
-        worker = Worker(app.jobs, threads=app.settings.job_workers).start()
+        worker = Worker(app.jobs, threads=app.settings.job_workers, nice=app.settings.job_worker_nice).start()
         typer.echo(f"WeCom callback URL path: {CALLBACK_PATH} on port {port}")
         try:
             uvicorn.run(adapter.asgi(), host=host, port=port, log_level="warning")
@@ -51,7 +51,7 @@ def serve_slack(
     def run() -> None:
         app = get_app()
         adapter = SlackAdapter(app)
-        worker = Worker(app.jobs, threads=app.settings.job_workers).start()
+        worker = Worker(app.jobs, threads=app.settings.job_workers, nice=app.settings.job_worker_nice).start()
         try:
             if socket:
                 from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -48,7 +48,8 @@ def render(source: KbSource, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{source.path.stem}.{source.format}"
     if source.format == "md":
-        target.write_text(f"# {source.title}\n\n{source.body}", encoding="utf-8")
+        # Markdown keeps its front matter, so metadata such as a lesson's gap type travels along.
+        target.write_text(source.path.read_text(encoding="utf-8"), encoding="utf-8")
     elif source.format == "pdf":
         _pdf(source, target)
     elif source.format == "docx":

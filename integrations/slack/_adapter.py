@@ -2,8 +2,8 @@
 does the slow work (files, identity, the answer), and a channel that posts replies in threads.
 
 Retries: Slack resends an event it thinks was not acknowledged (`X-Slack-Retry-Num`, same
-`event_id`). Each event id is recorded in the database before the job is queued, so a retry
-is answered exactly once, across restarts and across replicas sharing the database.
+`event_id`). The event id is the queued job's unique key, so a retry is answered exactly once,
+across restarts and across replicas sharing the database.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from slack_bolt import Ack, BoltContext
 from slack_bolt import App as BoltApp
-from slack_bolt.adapter.starlette import SlackRequestHandler
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -71,10 +72,13 @@ class SlackAdapter:
 
     def asgi(self) -> Starlette:
         """The HTTP endpoint: POST /slack/events (events, slash commands and button clicks)."""
-        handler = SlackRequestHandler(self.bolt)
 
         async def endpoint(request: Request) -> Response:
-            return await handler.handle(request)
+            body = await request.body()
+            bolt_request = to_bolt_request(request, body)
+            # Bolt is synchronous: dispatch in the thread pool so one slow request never holds
+            # up the acks of the others.
+            return to_starlette_response(await run_in_threadpool(self.bolt.dispatch, bolt_request))
 
         return Starlette(routes=[Route("/slack/events", endpoint, methods=["POST"])])
 
@@ -114,8 +118,7 @@ class SlackAdapter:
                 "command": command,
                 "files": [],
             }
-            if self.app.copilot.first_time(self.platform, payload["event_id"]):
-                self.app.jobs.enqueue(JOB_KIND, payload, dedupe_key=f"slack:{payload['event_id']}")
+            self.app.jobs.enqueue(JOB_KIND, payload, dedupe_key=f"slack:{payload['event_id']}")
 
         @bolt.action(FEEDBACK_UP)
         def on_up(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -137,9 +140,6 @@ class SlackAdapter:
 
     def _queue_event(self, body: dict[str, Any], event: dict[str, Any], *, bot_user_id: str | None) -> None:
         event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
-        if not self.app.copilot.first_time(self.platform, event_id):
-            logger.info("Slack retry of %s ignored", event_id)
-            return
         text = event.get("text") or ""
         if bot_user_id:
             text = text.replace(f"<@{bot_user_id}>", "").strip()
@@ -157,7 +157,11 @@ class SlackAdapter:
                 for f in event.get("files", [])
             ],
         }
-        self.app.jobs.enqueue(JOB_KIND, payload, dedupe_key=f"slack:{event_id}")
+        # The event id is the job's unique key: a retry (also after a restart, or on another
+        # replica sharing the database) finds the job already there, in the same single write.
+        _job_id, created = self.app.jobs.enqueue(JOB_KIND, payload, dedupe_key=f"slack:{event_id}")
+        if not created:
+            logger.info("Slack retry of %s ignored", event_id)
 
     def _store_feedback(self, body: dict[str, Any], action: dict[str, Any], rating: int) -> None:
         with self.app.db.session() as session:

@@ -84,9 +84,6 @@ class WeComAdapter:
         msg_id = message.get("MsgId")
         if kind == "event" or not msg_id:
             return None  # enter_agent and other events need no answer
-        if not self.app.copilot.first_time(self.platform, msg_id):
-            logger.info("WeCom retry of MsgId %s ignored", msg_id)
-            return None
         payload = {
             "msg_id": msg_id,
             "from": message.get("FromUserName", ""),
@@ -103,7 +100,12 @@ class WeComAdapter:
                 "language": detect_language(message.get("Content", ""), "zh"),
             },
         }
-        job_id, _created = self.app.jobs.enqueue(JOB_KIND, payload, dedupe_key=f"wecom:{msg_id}")
+        # The MsgId is the job's unique key: a retry (also after a restart, or on another replica
+        # sharing the database) finds the job already there, in the same single write.
+        job_id, created = self.app.jobs.enqueue(JOB_KIND, payload, dedupe_key=f"wecom:{msg_id}")
+        if not created:
+            logger.info("WeCom retry of MsgId %s ignored", msg_id)
+            return None
         return job_id
 
     # --- the job: the slow part ------------------------------------------------------------------

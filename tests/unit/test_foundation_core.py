@@ -163,12 +163,6 @@ def test_images_and_unknown_files_are_refused_politely(org_app, tmp_path) -> Non
     assert "tool.exe" in org_app.copilot.handle(_msg("U0DEMO010", "", binary)).text
 
 
-def test_platform_events_are_accepted_once(org_app) -> None:
-    assert org_app.copilot.first_time("slack", "Ev123")
-    assert not org_app.copilot.first_time("slack", "Ev123")
-    assert org_app.copilot.first_time("wecom", "Ev123")
-
-
 def test_an_answerer_crash_becomes_a_polite_error(org_app) -> None:
     class Broken:
         def answer(self, request: AnswerRequest) -> Reply:

@@ -1,7 +1,7 @@
 import docx
 from pypdf import PdfReader
 
-from bot.demo.render import KbSource, render
+from bot.demo.render import KbSource, read_source, render
 
 
 def _source(tmp_path, fmt: str, language: str = "en") -> KbSource:
@@ -30,6 +30,8 @@ def test_docx_has_real_headings_and_bullets(tmp_path) -> None:
     assert ("List Bullet", "Anchor on ROI") in styles
 
 
-def test_markdown_gets_its_title(tmp_path) -> None:
-    path = render(_source(tmp_path, "md"), tmp_path / "out")
-    assert path.read_text(encoding="utf-8").startswith("# Price objection talk tracks\n")
+def test_markdown_keeps_its_front_matter(tmp_path) -> None:
+    source = tmp_path / "lesson-budget_unclarified-en.md"
+    source.write_text("---\ntitle: Budget lesson\nkind: lesson\nlanguage: en\ngap: budget_unclarified\n---\n\n## Why\nBecause.\n")
+    path = render(read_source(source), tmp_path / "out")
+    assert "gap: budget_unclarified" in path.read_text(encoding="utf-8")
