@@ -270,7 +270,7 @@ def _resonance_score(ctx: TurnContext) -> Callable[..., str]:
         (0-100), with the signals behind it (meetings, replies, champions, competitor moves).
         `account`: the account's name or part of it."""
         result = _insight("resonance", "resonance")(ctx.app, ctx.identity, account)
-        ctx.records.append(f"resonance:{account}")
+        ctx.records.append(f"resonance:{result.account}")
         return _render(result)
 
     return resonance_score
@@ -298,7 +298,7 @@ def _territory_summary(ctx: TurnContext) -> Callable[..., str]:
         empty for the user's own."""
         chart = ctx.app.settings.charts_dir / f"summary-{uuid.uuid4().hex[:12]}.png"
         summary = _insight("summary", "territory_summary")(ctx.app, ctx.identity, territory or None, png=chart)
-        ctx.records.append(f"territory:{summary.scope}")
+        ctx.records.append(summary.scope)  # already "territory:NAME"
         if summary.chart_path:
             ctx.images.append(ReplyImage(path=Path(summary.chart_path), title=summary.title))
         return _render({k: v for k, v in summary.to_dict().items() if k not in ("history", "gap_heatmap", "chart_path")})
