@@ -212,15 +212,16 @@ class KnowledgeBase:
         *,
         kind: str | None = None,
         visibility: str | None = None,
+        account_id: int | None = None,
         account: str | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
         """Add files and folders (recursively); goes on past a bad file and reports it.
-        `account` names the account (name, English name or CRM id) customer histories belong to."""
+        Customer histories belong to `account_id`, or to `account` named by name, English name
+        or CRM id."""
         if not can_edit_knowledge(identity):
             raise PermissionDenied("Only trainers and admins can change the knowledge base.")
-        account_id = None
-        if account:
+        if account and account_id is None:
             with self.app.db.session() as session:
                 found = self._account(session, None, account, account)
                 account_id = found.id if found else None

@@ -300,7 +300,9 @@ class Retriever:
             # Nothing in the knowledge base is about this (a caller filtering on a gap or an
             # account asked for those documents by key, not by topic).
             return []
-        fused = reciprocal_rank_fusion([r for r in (dense_rank, sparse_rank) if r])
+        fused = reciprocal_rank_fusion(
+            [dense_rank, sparse_rank], k=self.settings.retrieval_rrf_k, weights=[1.0, self.settings.retrieval_bm25_weight]
+        )
         return [_hit(chunk_id, *found[chunk_id], score) for chunk_id, score in fused[:k]]
 
     def _dense(

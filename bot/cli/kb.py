@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from bot.cli.evals import eval_app
 from bot.cli.common import AsUser, JsonFlag, cli_errors, console, emit_json, err_console, get_app, identity_for, progress_bar
 
 __all__ = ["kb_app"]
@@ -70,3 +71,41 @@ def remove(doc_id: Annotated[int, typer.Argument(help="The document id from `cop
     app = get_app()
     title = app.knowledge.remove(identity_for(app, as_user), doc_id)
     console.print(f"removed #{doc_id} {title}")
+
+
+@eval_app.command("retrieval")
+@cli_errors
+def eval_retrieval(
+    show_misses: Annotated[bool, typer.Option("--misses", help="List the questions each mode missed.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """hit@1, hit@5 and MRR of dense, BM25 and hybrid search over the demo knowledge base.
+
+    The demo KB is built once in <data_dir>/eval-retrieval and reused afterwards.
+    """
+    from retrieval.evaluation import evaluate, evaluation_app, load_questions
+
+    app = get_app()
+    questions = load_questions()
+    eval_app_instance = evaluation_app(app.settings)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("Preparing the demo knowledge base", total=None)
+            scores = evaluate(
+                eval_app_instance,
+                questions,
+                progress=lambda step, done, total: bar.update(task, completed=done, total=total, description=step),
+            )
+    finally:
+        eval_app_instance.close()
+    if json_output:
+        emit_json({mode: result.as_dict() for mode, result in scores.items()})
+        return
+    table = Table("mode", "hit@1", "hit@5", "MRR", title=f"Retrieval over the demo KB ({len(questions)} questions)")
+    for mode, result in scores.items():
+        table.add_row(mode, f"{result.hit_at_1:.3f}", f"{result.hit_at_5:.3f}", f"{result.mrr:.3f}")
+    console.print(table)
+    if show_misses:
+        for mode, result in scores.items():
+            for question in result.misses:
+                console.print(f"[dim]{mode} missed:[/dim] {question}")
