@@ -147,3 +147,20 @@ def test_cross_lingual_hybrid_search_finds_the_right_document(demo_kb_app, who, 
 def test_lessons_can_be_filtered_by_kind(demo_kb_app, who) -> None:
     hits = demo_kb_app.retriever.search(who("li.wei"), "price", k=5, kinds=["battlecard"])
     assert hits and all(h.kind == "battlecard" for h in hits)
+
+
+def test_lessons_can_be_fetched_by_gap(demo_kb_app, who) -> None:
+    hits = demo_kb_app.retriever.search(who("li.wei"), "the rep never asked about budget", kinds=["lesson"], gap="budget_unclarified", k=3)
+    assert hits and all(h.kind == "lesson" and "budget_unclarified" in h.source for h in hits)
+
+
+def test_the_labelled_evaluation_scores_every_mode_and_hybrid_meets_its_target(demo_kb_app) -> None:
+    from retrieval.evaluation import evaluate, load_questions
+
+    questions = load_questions()
+    assert len(questions) >= 60 and {q.direction for q in questions} == {"en->en", "zh->zh", "zh->en", "en->zh"}
+    scores = evaluate(demo_kb_app, questions)
+    assert set(scores) == {"dense", "bm25", "hybrid"}
+    for result in scores.values():
+        assert 0.0 <= result.hit_at_1 <= result.hit_at_5 <= 1.0 and set(result.as_dict()) == {"hit@1", "hit@5", "mrr"}
+    assert scores["hybrid"].hit_at_5 >= 0.9, scores["hybrid"].misses
