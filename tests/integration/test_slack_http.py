@@ -315,3 +315,53 @@ def test_long_answers_are_split_within_slack_limits(bot, slack) -> None:
         assert len(blocks) <= 50
         assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
     assert len(messages) >= 2
+
+
+def _document_event(user: str, ts: str, slack: MockSlack) -> dict:
+    slack.files["playbook.md"] = b"# Renewal playbook\n\nCall the champion 90 days before renewal."
+    return {"type": "message", "channel_type": "im", "subtype": "file_share", "user": user, "text": "", "channel": "D4", "ts": ts,
+            "files": [{"id": "F8", "name": "playbook.md", "mimetype": "text/markdown", "url_private": slack.base + "files/playbook.md", "size": 60}]}
+
+
+class RecordingKnowledge:
+    def __init__(self) -> None:
+        self.added: list[tuple[str, str, bytes]] = []
+
+    def add_file(self, identity, path, *, filename=None, source="cli", **_):  # noqa: ANN001, ANN003
+        from bot.copilot import IngestOutcome
+
+        self.added.append((identity.handle, filename, path.read_bytes()))
+        return IngestOutcome(doc_id=3, title="Renewal playbook", version=1, chunk_count=1, changed=True)
+
+
+def test_a_document_from_a_trainer_is_added_and_from_a_rep_refused(bot, slack) -> None:
+    knowledge = RecordingKnowledge()
+    bot.app.__dict__["knowledge"] = knowledge
+    send_event(bot, _document_event("U0DEMO013", "8.8", slack), "EvD1")  # zhao.lin, trainer
+    send_event(bot, _document_event("U0DEMO010", "9.9", slack), "EvD2")  # jason.reed, rep
+    posted = slack.wait_for("chat.postMessage", 2)
+    assert knowledge.added == [("zhao.lin", "playbook.md", slack.files["playbook.md"])]
+    texts = " ".join(p["text"] for p in posted)
+    assert "Renewal playbook" in texts and "Only trainers and admins" in texts
+
+
+def test_a_finished_call_job_is_delivered_in_its_thread_with_its_chart(bot, slack, tmp_path) -> None:
+    from bot.channel import ReplyImage
+
+    chart = tmp_path / "chart.png"
+    chart.write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    bot.app.copilot.channels["slack"].deliver(
+        "C5:123.4", Reply(text="Two gaps found **budget**", images=[ReplyImage(chart, "Gaps")]), user_external_id="U0DEMO010"
+    )
+    message = slack.wait_for("chat.postMessage")[0]
+    assert message["channel"] == "C5" and message["thread_ts"] == "123.4" and "*budget*" in message["text"]
+    slack.wait_for("files.completeUploadExternal")
+    assert slack.of("upload")[0]["bytes"] == chart.stat().st_size
+
+
+def test_the_bots_own_messages_and_edits_are_ignored(bot, slack) -> None:
+    send_event(bot, {"type": "message", "channel_type": "im", "user": "UBOT", "bot_id": "BBOT", "text": "hi", "channel": "D6", "ts": "1.1"}, "EvB1")
+    send_event(bot, {"type": "message", "channel_type": "im", "subtype": "message_changed", "channel": "D6", "ts": "1.2",
+                     "message": {"user": "U0DEMO010", "text": "edited"}}, "EvB2")
+    time.sleep(1.0)
+    assert bot.answerer.asked == [] and not slack.of("chat.postMessage")
