@@ -47,9 +47,6 @@ class App:
         from transcription.service import register_jobs as register_call_jobs
 
         register_call_jobs(self)
-        from transcription.service import register_jobs as register_call_jobs
-
-        register_call_jobs(self)
 
     # --- services (lazy) ---------------------------------------------------------------------
     @cached_property
