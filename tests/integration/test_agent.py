@@ -154,7 +154,10 @@ def test_local_model_follow_up_through_the_core_keeps_the_account(demo_kb_app, l
         ]
     finally:
         del demo_kb_app.__dict__["answerer"]
-    assert replies[0].tool_calls[0]["name"] == "account_overview"
+    # Which tool the small model picks for the first turn is the tool-choice eval's business
+    # (`copilot eval agent`); here both lead to the account's own history.
+    assert replies[0].tool_calls[0]["name"] in ("account_overview", "search_knowledge")
+    assert any(c.title == f"Customer history: {own.name}" for c in replies[0].citations)
     # The second question names no account: memory carries it over.
     assert f"account:{own.id}" in replies[1].records
     assert any(c.title == f"Customer history: {own.name}" for c in replies[1].citations)
