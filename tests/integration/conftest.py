@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
+import uvicorn
 
 from bot.app import App
 from bot.demo.build import ensure_demo
@@ -30,3 +34,16 @@ def who(demo_kb_app: App):  # noqa: ANN201
             return Identity.from_user(resolve_user(session, handle))
 
     return lookup
+
+
+def serve_on_loopback(asgi_app) -> tuple[str, uvicorn.Server]:  # noqa: ANN001
+    """Run an ASGI app under uvicorn on a free 127.0.0.1 port; returns (base URL, server)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{port}", server

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from bot.models import Feedback, Job
 from bot.settings import Settings
 from integrations.slack import SlackAdapter
 from tests.conftest import DEMO_DAY
+from tests.integration.conftest import serve_on_loopback
 
 SECRET = "test-signing-secret"
 
@@ -149,15 +149,8 @@ def start_bot(data_dir: Path, api_url: str, *, build: bool) -> Bot:
     app.__dict__["answerer"] = answerer
     adapter = SlackAdapter(app)
     worker = Worker(app.jobs, poll_s=0.05).start()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(adapter.asgi(), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return Bot(app, answerer, f"http://127.0.0.1:{port}/slack/events", worker, server)
+    base, server = serve_on_loopback(adapter.asgi())
+    return Bot(app, answerer, f"{base}/slack/events", worker, server)
 
 
 @pytest.fixture

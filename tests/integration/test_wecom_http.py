@@ -4,7 +4,6 @@ local mock of WeCom's API (gettoken, message/send, media/get) recording what the
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from bot.models import Job
 from bot.settings import Settings
 from integrations.wecom import CALLBACK_PATH, CallbackCrypto, WeComAdapter
 from tests.conftest import DEMO_DAY, SAMPLE_CALLS
+from tests.integration.conftest import serve_on_loopback
 
 TOKEN, AES_KEY, CORP_ID = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"
 
@@ -127,12 +127,6 @@ class Bot:
         self.server.should_exit = True
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_bot(data_dir: Path, api_url: str, *, build: bool) -> Bot:
     settings = Settings(
         _env_file=None, data_dir=data_dir, llm_provider="none", wecom_corp_id=CORP_ID, wecom_agent_id=1000002,
@@ -146,13 +140,8 @@ def start_bot(data_dir: Path, api_url: str, *, build: bool) -> Bot:
     app.__dict__["answerer"] = answerer
     adapter = WeComAdapter(app)
     worker = Worker(app.jobs, poll_s=0.05).start()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(adapter.asgi(), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return Bot(app, adapter, answerer, f"http://127.0.0.1:{port}{CALLBACK_PATH}", worker, server)
+    base, server = serve_on_loopback(adapter.asgi())
+    return Bot(app, adapter, answerer, f"{base}{CALLBACK_PATH}", worker, server)
 
 
 @pytest.fixture
