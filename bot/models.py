@@ -423,6 +423,20 @@ class KnowledgeDocument(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class KnowledgeChunk(Base):
+    """The text of one live chunk. Chroma holds only its vector and filter metadata: keeping text
+    out of Chroma keeps its writes fast (its full-text index slows every upsert as it grows), and
+    replacing a document's rows in the version's transaction keeps readers consistent."""
+
+    __tablename__ = "knowledge_chunks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # "{document_id}:{version}:{position}"
+    document_id: Mapped[int] = mapped_column(ForeignKey("knowledge_documents.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
 # --- conversations, jobs, audit ------------------------------------------------------------
 
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 
 from bot.copilot import IngestOutcome
 from bot.errors import CopilotError, InvalidInput, NotFound, PermissionDenied, ServiceUnavailable
 from bot.identity import Identity, can_edit_knowledge, visible_account_ids
 from bot.language import detect_language
-from bot.models import Account, KnowledgeDocument, Role, Visibility, utcnow
+from bot.models import Account, KnowledgeChunk, KnowledgeDocument, Role, Visibility, utcnow
 from knowledge_base._chunking import chunk_sections
 from knowledge_base._loaders import SUPPORTED_SUFFIXES, load_document
 from retrieval import ChunkRecord
@@ -174,6 +174,12 @@ class KnowledgeBase:
                 )
                 for i, chunk in enumerate(chunks)
             ]
+            # Texts of the new version replace the old ones in this transaction: readers see one or the other.
+            session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.document_id == document.id))
+            session.add_all(
+                KnowledgeChunk(id=r.chunk_id, document_id=r.doc_id, version=version, position=r.position, text=r.text)
+                for r in records
+            )
             try:
                 self.retriever.add_chunks(records)
             except CopilotError:

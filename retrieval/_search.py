@@ -1,27 +1,28 @@
 """Hybrid search over the knowledge base: dense (Chroma) + BM25, fused, permission-filtered.
 
-The database is the source of truth for which version of a document is live: a chunk whose
-version is not the document's current one is never returned. That makes a document update
-atomic for readers (old chunks until the commit, new ones after) whatever Chroma holds.
+The database is the source of truth for which version of a document is live and holds the
+chunks' texts; Chroma holds their vectors and the metadata filters need. A chunk whose version is
+not the document's current one is never returned. That makes a document update atomic for
+readers (old chunks until the commit, new ones after) whatever Chroma holds.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import bm25s
 import chromadb
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from bot.channel import Citation
 from bot.errors import ServiceUnavailable
 from bot.identity import Identity, visible_account_ids
-from bot.models import KnowledgeDocument, Role
+from bot.models import KnowledgeChunk, KnowledgeDocument, Role
 from retrieval._embedders import ChromaEmbeddingFunction, Embedder, build_embedder
 from retrieval._fusion import reciprocal_rank_fusion
 from retrieval._text import tokenize
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 NO_ID = -1  # Chroma metadata cannot hold None
+DENSE_OVERFETCH = 2  # nearest rows fetched per wanted one before the access filter
 
 
 @dataclass(frozen=True)
@@ -186,16 +188,39 @@ class Retriever:
                     embedding_function=ChromaEmbeddingFunction(self.embedder),
                     metadata={"hnsw:space": "cosine"},
                 )
+                self._backfill_chunk_texts()
             return self._collection
+
+    def _backfill_chunk_texts(self) -> None:
+        """Copy chunk texts from Chroma into the database once, for a knowledge base ingested
+        before texts moved there (migration 0003)."""
+        with self.app.db.session() as session:
+            if session.scalar(select(exists().where(KnowledgeChunk.id.isnot(None)))) or not session.scalar(
+                select(exists().where(KnowledgeDocument.chunk_count > 0))
+            ):
+                return
+            live = dict(session.execute(select(KnowledgeDocument.id, KnowledgeDocument.version)).all())
+            stored = self._collection.get(include=["documents", "metadatas"])
+            rows = [
+                KnowledgeChunk(
+                    id=chunk_id, document_id=int(meta["doc_id"]), version=int(meta["version"]),
+                    position=int(meta["position"]), text=text,
+                )
+                for chunk_id, text, meta in zip(stored["ids"], stored["documents"], stored["metadatas"])
+                if text is not None and live.get(int(meta["doc_id"])) == int(meta["version"])
+            ]
+            session.add_all(rows)
+        logger.info("copied %d chunk texts from the vector store into the database", len(rows))
 
     # --- writing (used by the knowledge base) ----------------------------------------------
     def add_chunks(self, chunks: Sequence[ChunkRecord], batch: int = 256) -> None:
+        """Store the chunks' vectors and metadata; their texts go in the database, written by
+        the caller in the transaction that makes their version live."""
         for start in range(0, len(chunks), batch):
             part = chunks[start : start + batch]
             vectors = self.embedder.embed_documents([c.text for c in part])
             self.collection.upsert(
                 ids=[c.chunk_id for c in part],
-                documents=[c.text for c in part],
                 embeddings=[v.tolist() for v in vectors],
                 metadatas=[c.metadata() for c in part],
             )
@@ -237,12 +262,22 @@ class Retriever:
                 ).one()
             )
 
+    def _texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        with self.app.db.session() as session:
+            rows = session.execute(select(KnowledgeChunk.id, KnowledgeChunk.text).where(KnowledgeChunk.id.in_(chunk_ids)))
+            return dict(rows.all())
+
     def _bm25_index(self) -> _Bm25Index:
         signature = self._signature()
         with self._lock:
             if self._bm25 is None or self._bm25.signature != signature:
-                data = self.collection.get(include=["documents", "metadatas"])
-                self._bm25 = _Bm25Index(signature, data["ids"], data["documents"], data["metadatas"])
+                stored = self.collection.get(include=["metadatas"])
+                with self.app.db.session() as session:
+                    texts = dict(session.execute(select(KnowledgeChunk.id, KnowledgeChunk.text)).all())
+                kept = [(i, m) for i, m in zip(stored["ids"], stored["metadatas"]) if i in texts]
+                self._bm25 = _Bm25Index(
+                    signature, [i for i, _ in kept], [texts[i] for i, _ in kept], [m for _, m in kept]
+                )
             return self._bm25
 
     def search(
@@ -274,15 +309,14 @@ class Retriever:
             )
 
         pool = max(k * 5, 30)
-        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        found: dict[str, dict[str, Any]] = {}
         dense_rank: list[str] = []
         best_similarity = best_bm25 = 0.0
         if mode in ("dense", "hybrid"):
-            for chunk_id, text, meta, distance in self._dense(query, pool, access, kinds, account_id, gap):
-                if wanted(meta):
-                    found[chunk_id] = (text, meta)
-                    dense_rank.append(chunk_id)
-                    best_similarity = max(best_similarity, 1.0 - distance)
+            for chunk_id, meta, distance in self._dense(query, pool, access, wanted, kinds, account_id, gap):
+                found[chunk_id] = meta
+                dense_rank.append(chunk_id)
+                best_similarity = max(best_similarity, 1.0 - distance)
         sparse_rank: list[str] = []
         if mode in ("bm25", "hybrid"):
             index = self._bm25_index()
@@ -290,7 +324,7 @@ class Retriever:
                 meta = index.metas[position]
                 if wanted(meta):
                     chunk_id = index.ids[position]
-                    found.setdefault(chunk_id, (index.texts[position], meta))
+                    found.setdefault(chunk_id, meta)
                     sparse_rank.append(chunk_id)
                     best_bm25 = max(best_bm25, score)
                     if len(sparse_rank) >= pool:
@@ -303,35 +337,56 @@ class Retriever:
         fused = reciprocal_rank_fusion(
             [dense_rank, sparse_rank], k=self.settings.retrieval_rrf_k, weights=[1.0, self.settings.retrieval_bm25_weight]
         )
-        return [_hit(chunk_id, *found[chunk_id], score) for chunk_id, score in fused[:k]]
+        # A chunk replaced since it was ranked has no text any more: skip it.
+        texts = self._texts([chunk_id for chunk_id, _ in fused[: k * 2]])
+        best = [(chunk_id, score) for chunk_id, score in fused if chunk_id in texts][:k]
+        return [_hit(chunk_id, texts[chunk_id], found[chunk_id], score) for chunk_id, score in best]
 
     def _dense(
         self,
         query: str,
         limit: int,
         access: _Access,
+        wanted: Callable[[dict[str, Any]], bool],
         kinds: Sequence[str] | None,
         account_id: int | None,
         gap: str | None,
-    ) -> list[tuple[str, str, dict[str, Any], float]]:
+    ) -> list[tuple[str, dict[str, Any], float]]:
+        """The `limit` nearest chunks the caller may read, nearest first.
+
+        A broad `where` (such as a rep's access) makes Chroma scan its metadata for every query
+        (~35 ms at 10k chunks), so the first query carries only the selective filters and
+        over-fetches; `wanted` applies the access rules in Python. Only when too few of those
+        pass does a second query push the whole filter down to Chroma.
+        """
         if self.collection.count() == 0:
             return []
-        clauses = [c for c in (access.where(),) if c]
+        selective: list[dict[str, Any]] = []
         if kinds:
-            clauses.append({"kind": {"$in": list(kinds)}})
+            selective.append({"kind": {"$in": list(kinds)}})
         if account_id is not None:
-            clauses.append({"account_id": account_id})
+            selective.append({"account_id": account_id})
         if gap is not None:
-            clauses.append({"gap": gap})
+            selective.append({"gap": gap})
+        vector = np.asarray(self.embedder.embed_query(query), dtype=np.float32).tolist()
+        fetch = limit * DENSE_OVERFETCH
+        rows = self._nearest(vector, fetch, selective)
+        allowed = [row for row in rows if wanted(row[1])]
+        if len(allowed) >= limit or len(rows) < fetch:
+            return allowed[:limit]
+        access_where = access.where()
+        if access_where is not None:
+            selective.insert(0, access_where)
+        return [row for row in self._nearest(vector, limit, selective) if wanted(row[1])]
+
+    def _nearest(
+        self, vector: list[float], n: int, clauses: list[dict[str, Any]]
+    ) -> list[tuple[str, dict[str, Any], float]]:
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        vector = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
         result = self.collection.query(
-            query_embeddings=[vector.tolist()],
-            n_results=limit,
-            where=where,
-            include=["documents", "metadatas", "distances"],
+            query_embeddings=[vector], n_results=n, where=where, include=["metadatas", "distances"]
         )
-        return list(zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]))
+        return list(zip(result["ids"][0], result["metadatas"][0], result["distances"][0]))
 
 
 def to_citations(hits: Sequence[SearchHit]) -> list[Citation]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.app import App
 from bot.errors import InvalidInput, PermissionDenied
 from bot.identity import Identity
-from bot.models import Account, KnowledgeDocument, User
+from bot.models import Account, KnowledgeChunk, KnowledgeDocument, User
 from retrieval import to_citations
 
 
@@ -34,6 +35,9 @@ def test_adding_the_same_file_twice_is_a_no_op_and_a_change_replaces_atomically(
     # Old chunks are gone from the store itself, not just hidden.
     stored = org_app.retriever.collection.get(where={"doc_id": first.doc_id})
     assert {m["version"] for m in stored["metadatas"]} == {2}
+    with org_app.db.session() as session:
+        rows = session.scalars(select(KnowledgeChunk).where(KnowledgeChunk.document_id == first.doc_id)).all()
+        assert {r.version for r in rows} == {2} and any("25 percent" in r.text for r in rows)
 
 
 def test_a_failed_store_write_leaves_nothing_half_ingested(org_app, identity_of, tmp_path, monkeypatch) -> None:
@@ -81,6 +85,31 @@ def test_only_trainers_and_admins_change_the_knowledge_base(org_app, identity_of
         org_app.knowledge.remove(identity_of("wang.fang"), added.doc_id)
     org_app.knowledge.remove(identity_of("zhao.lin"), added.doc_id)
     assert org_app.retriever.search(identity_of("ops.admin"), "content", k=3) == []
+    with org_app.db.session() as session:
+        assert session.scalars(select(KnowledgeChunk).where(KnowledgeChunk.document_id == added.doc_id)).all() == []
+    assert org_app.retriever.collection.get(where={"doc_id": added.doc_id})["ids"] == []
+
+
+def test_a_knowledge_base_from_before_texts_moved_to_the_database_gets_them_back(
+    org_app, identity_of, tmp_path
+) -> None:
+    trainer = identity_of("zhao.lin")
+    added = org_app.knowledge.add_file(
+        trainer, _doc(tmp_path, "renewals.md", "# Renewal playbook\n\nRenewals start 120 days before the end date.\n")
+    )
+    # Before migration 0003 the texts lived in Chroma only.
+    with org_app.db.session() as session:
+        rows = session.scalars(select(KnowledgeChunk)).all()
+        old_style = {r.id: r.text for r in rows}
+        for row in rows:
+            session.delete(row)
+    org_app.retriever.collection.update(ids=list(old_style), documents=list(old_style.values()))
+    reopened = App(org_app.settings)
+    try:
+        hits = reopened.retriever.search(trainer, "when do renewals start", k=3)
+        assert hits and hits[0].doc_id == added.doc_id and "120 days" in hits[0].text
+    finally:
+        reopened.close()
 
 
 def test_customer_history_needs_an_account(org_app, identity_of, tmp_path) -> None:
