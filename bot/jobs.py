@@ -20,7 +20,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.db import Database
 from bot.errors import CopilotError
@@ -115,22 +116,23 @@ class JobQueue:
         dedupe_key: str | None = None,
     ) -> tuple[int, bool]:
         """Queue a job. Returns (job id, created); with a `dedupe_key` already used, the
-        existing job's id and False: the way platform retries are answered once."""
+        existing job's id and False: the way platform retries are answered once.
+
+        One INSERT ... ON CONFLICT DO NOTHING RETURNING: webhooks call this before they ack,
+        so it is a single short write, and two replicas racing on one retry cannot both win."""
+        insert = sqlite_insert if self.db.engine.dialect.name == "sqlite" else postgresql_insert
+        statement = insert(Job).values(
+            kind=kind, payload=payload, created_by_id=created_by_id, dedupe_key=dedupe_key,
+            status=JobStatus.QUEUED, progress=0.0, attempts=0, created_at=utcnow(),
+        )
         if dedupe_key is not None:
-            existing = self._find_by_key(dedupe_key)
-            if existing is not None:
-                return existing, False
-        try:
-            with self.db.session() as session:
-                job = Job(kind=kind, payload=payload, created_by_id=created_by_id, dedupe_key=dedupe_key)
-                session.add(job)
-                session.flush()
-                job_id = job.id
-        except IntegrityError:
-            # Two replicas received the same retry at once: the other one won.
+            statement = statement.on_conflict_do_nothing(index_elements=[Job.dedupe_key])
+        with self.db.engine.begin() as connection:
+            job_id = connection.execute(statement.returning(Job.id)).scalar()
+        if job_id is None:
             existing = self._find_by_key(dedupe_key) if dedupe_key else None
-            if existing is None:
-                raise
+            if existing is None:  # the key's job was deleted in between: queue afresh
+                return self.enqueue(kind, payload, created_by_id=created_by_id, dedupe_key=dedupe_key)
             return existing, False
         self._wakeup.set()
         return job_id, True

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx
 from slack_bolt import Ack, BoltContext
 from slack_bolt import App as BoltApp
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -33,6 +33,7 @@ from bot.identity import identity_for_platform_user
 from bot.jobs import JobContext
 from bot.language import detect_language
 from bot.models import Conversation, Feedback, Message, User
+from integrations._acks import ack_limiter
 from integrations.slack._render import FEEDBACK_DOWN, FEEDBACK_UP, reply_messages
 
 if TYPE_CHECKING:
@@ -73,12 +74,14 @@ class SlackAdapter:
     def asgi(self) -> Starlette:
         """The HTTP endpoint: POST /slack/events (events, slash commands and button clicks)."""
 
+        limiter = ack_limiter()
+
         async def endpoint(request: Request) -> Response:
             body = await request.body()
             bolt_request = to_bolt_request(request, body)
-            # Bolt is synchronous: dispatch in the thread pool so one slow request never holds
-            # up the acks of the others.
-            return to_starlette_response(await run_in_threadpool(self.bolt.dispatch, bolt_request))
+            # Bolt is synchronous: dispatch in worker threads so the event loop keeps accepting
+            # requests while one waits on the database.
+            return to_starlette_response(await anyio.to_thread.run_sync(self.bolt.dispatch, bolt_request, limiter=limiter))
 
         return Starlette(routes=[Route("/slack/events", endpoint, methods=["POST"])])
 

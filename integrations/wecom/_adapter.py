@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -20,6 +21,7 @@ from bot.channel import Attachment, InboundMessage, Reply
 from bot.errors import ConfigurationError, CopilotError
 from bot.jobs import JobContext
 from bot.language import detect_language
+from integrations._acks import ack_limiter
 from integrations.wecom._api import WeComAPI
 from integrations.wecom._crypto import CallbackCrypto, CallbackRejected
 from integrations.wecom._render import render, split_message
@@ -56,6 +58,7 @@ class WeComAdapter:
 
     # --- the callback: cheap and fast -----------------------------------------------------------
     def asgi(self) -> Starlette:
+        self._acks = ack_limiter()
         return Starlette(routes=[Route(CALLBACK_PATH, self._verify, methods=["GET"]), Route(CALLBACK_PATH, self._receive, methods=["POST"])])
 
     def _verify(self, request: Request) -> PlainTextResponse:
@@ -75,7 +78,8 @@ class WeComAdapter:
         except CallbackRejected as exc:
             logger.warning("WeCom callback refused from %s: %s", request.client.host if request.client else "?", exc)
             return PlainTextResponse("forbidden", status_code=403)
-        self.accept(message)
+        # The write may wait for the database: off the event loop, so other callbacks still land.
+        await anyio.to_thread.run_sync(self.accept, message, limiter=self._acks)
         return PlainTextResponse("success")
 
     def accept(self, message: dict[str, str]) -> int | None:

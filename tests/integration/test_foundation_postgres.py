@@ -18,6 +18,7 @@ from bot.jobs import JobContext, JobQueue
 from bot.models import Account, JobStatus
 from bot.settings import Settings
 from tests.conftest import DEMO_DAY
+from tests.unit.test_foundation_jobs import enqueue_race
 
 URL = os.environ.get("COPILOT_TEST_DATABASE_URL")
 pytestmark = [pytest.mark.external, pytest.mark.skipif(not URL, reason="COPILOT_TEST_DATABASE_URL not set")]
@@ -64,3 +65,9 @@ def test_concurrent_workers_on_postgres_take_each_job_once(pg_app) -> None:
         thread.join()
     assert sorted(taken) == sorted(ids)
     assert all(pg_app.jobs.get(i).status is JobStatus.DONE for i in ids)
+
+
+def test_a_retry_racing_itself_on_postgres_is_queued_once(pg_app) -> None:
+    results = enqueue_race(pg_app.jobs)
+    assert sum(created for _id, created in results) == 1
+    assert len({job_id for job_id, _created in results}) == 1

@@ -116,3 +116,33 @@ def test_worker_threads_run_jobs_in_the_background_and_tell_listeners(app) -> No
     finally:
         worker.stop()
     assert finished[0].id == job_id and finished[0].status is JobStatus.DONE
+
+
+def enqueue_race(queue: JobQueue, threads: int = 16) -> list[tuple[int, bool]]:
+    """Every thread queues the same platform retry at once, plus an event of its own."""
+    start = threading.Barrier(threads)
+    results: list[tuple[int, bool]] = []
+    own: list[bool] = []
+    lock = threading.Lock()
+
+    def send(n: int) -> None:
+        start.wait()
+        retry = queue.enqueue("echo", {"n": 0}, dedupe_key="slack:EvRetried")
+        _id, created = queue.enqueue("echo", {"n": n}, dedupe_key=f"slack:Ev{n}")
+        with lock:
+            results.append(retry)
+            own.append(created)
+
+    workers = [threading.Thread(target=send, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert all(own) and len(own) == threads
+    return results
+
+
+def test_a_retry_racing_itself_across_threads_is_queued_once(app) -> None:
+    results = enqueue_race(app.jobs)
+    assert sum(created for _id, created in results) == 1
+    assert len({job_id for job_id, _created in results}) == 1
