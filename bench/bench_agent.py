@@ -52,7 +52,7 @@ def main() -> None:
     started = time.perf_counter()
     local.model  # noqa: B018 - load once, outside the timings
     print(f"model {args.model} loaded in {time.perf_counter() - started:.1f} s (n_threads={settings.cpu_threads})")
-    agent = CopilotAgent(app, local=local)
+    agent = CopilotAgent(app, local=local, quick_route=True)  # as build_answerer sets it up
     routing: list[float] = []
     choose = local.choose
 
@@ -65,7 +65,7 @@ def main() -> None:
 
     local.choose = timed_choose  # type: ignore[method-assign]
     agent.warm_up()  # the chat does this while the user types its first question
-    print(f"warm-up (router prefix + answer context) done, {routing[-1]:.1f} s for the router")
+    print(f"warm-up (router prefix, both answer prefixes, quick router) done, {routing[-1]:.1f} s for the router")
 
     firsts, wholes = [], []
     for handle, language, text in QUESTIONS:
@@ -79,6 +79,7 @@ def main() -> None:
             if not first:
                 first.append(time.perf_counter())
 
+        routed_by_model = len(routing)
         started = time.perf_counter()
         reply = agent.answer(AnswerRequest(identity, text, language, []), on_token=on_token)
         whole = time.perf_counter() - started
@@ -86,8 +87,9 @@ def main() -> None:
         firsts.append(first_token)
         wholes.append(whole)
         tool = reply.tool_calls[0]["name"] if reply.tool_calls else "-"
+        choice = f"{routing[-1]:4.1f} s tool choice" if len(routing) > routed_by_model else "quick route    "
         print(
-            f"{first_token:5.1f} s first token ({routing[-1]:4.1f} s tool choice)  {whole:5.1f} s whole  {count[0]:3d} tokens  "
+            f"{first_token:5.1f} s first token ({choice})  {whole:5.1f} s whole  {count[0]:3d} tokens  "
             f"tool={tool:<16} citations={len(reply.citations)}  {text}"
         )
     print(

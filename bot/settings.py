@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     llm_local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = "qwen2.5-coder-1.5b"
     llm_context_tokens: int = 4096
     llm_max_answer_tokens: int = 400
+    # Tool results (passages, figures) the local model reads before it answers, in its tokens.
+    # Each costs ~16 ms on 2 cores before the first answer token: 250 (two or three passages)
+    # keeps a first token under ~5 s; raise it where the CPU is faster.
+    llm_local_answer_context_tokens: int = Field(default=250, ge=100)
     llm_timeout_s: float = 120.0
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=_standard("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(default=None, validation_alias=_standard("OPENAI_BASE_URL"))

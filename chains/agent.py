@@ -13,7 +13,6 @@ knowledge base has nothing instead of inventing.
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
@@ -27,6 +26,7 @@ from bot.copilot import AnswerRequest, TokenCallback
 from bot.errors import ConfigurationError, CopilotError
 from bot.identity import Identity, account_clause
 from bot.models import Account
+from chains._quick_router import KNOWLEDGE_TOOL, QuickRouter
 from chains.tools import NO_RESULTS, REFUSED, TurnContext, build_tools
 from integrations.llm import LocalLLM
 from retrieval import to_citations
@@ -40,7 +40,9 @@ logger = logging.getLogger(__name__)
 
 HISTORY_FOR_CHOICE = 4  # messages of the thread the tool choice sees
 HISTORY_FOR_ANSWER = 2  # ... and the answer step (prompt tokens cost ~16 ms each locally)
-CONTEXT_TOKENS = 420  # budget for the tool result in the local answer prompt
+FILLED_BY_THE_AGENT = {"search_knowledge": ("query",)}
+# Each answer language has its own llama.cpp context, so its system prompt stays cached.
+ANSWER_LANGUAGES = ("en", "zh")
 
 # Slash-command verbs that name their tool outright: no model call needed to choose.
 COMMAND_TOOLS = {
@@ -64,11 +66,14 @@ class CopilotAgent:
         local: LocalLLM | None = None,
         chat_model: BaseChatModel | None = None,
         unavailable: str | None = None,
+        quick_route: bool = False,
     ) -> None:
         self.app = app
         self.local = local
         self.chat_model = chat_model
         self.unavailable = unavailable  # why the configured model could not be set up
+        self.quick_route = quick_route  # plain knowledge questions skip the local tool choice
+        self._quick_router: QuickRouter | None = None
 
     @property
     def model_name(self) -> str:
@@ -91,8 +96,12 @@ class CopilotAgent:
     def _warm_up(self) -> None:
         guest = Identity.anonymous("cli", "warm-up")
         tools = {tool.name: tool for tool in build_tools(TurnContext(self.app, guest, "en"))}
-        self.choose(AnswerRequest(identity=guest, text="hello", language="en", history=[]), tools)
-        self.local.model  # noqa: B018 - loads the answer context too
+        request = AnswerRequest(identity=guest, text="hello", language="en", history=[])
+        self.local.choose(self._choice_messages(tools, request), _choice_schema(tools))
+        for language in ANSWER_LANGUAGES:
+            self.local.prime(self._answer_messages(language, [], ""), slot=_answer_slot(language))
+        self.quick_router()
+        self.app.retriever.warm_up()
 
     # --- one turn ------------------------------------------------------------------------------
     def answer(self, request: AnswerRequest, on_token: TokenCallback | None = None) -> Reply:
@@ -150,6 +159,8 @@ class CopilotAgent:
         if self.chat_model is not None:
             return self._native_choice(tools, request, forced)
         assert self.local is not None
+        if forced is None and KNOWLEDGE_TOOL in tools and self._plainly_knowledge(request):
+            return KNOWLEDGE_TOOL, {"query": request.text}
         offered = {forced: tools[forced]} if forced in tools else tools
         choice = self.local.choose(self._choice_messages(offered, request), _choice_schema(offered))
         name = choice.get("tool")
@@ -175,28 +186,45 @@ class CopilotAgent:
             return result
         if result == NO_RESULTS:
             return prompts.load("no_answer", request.language)
-        messages = [{"role": "system", "content": prompts.load("system", request.language)}]
-        for role, content in request.history[-HISTORY_FOR_ANSWER:]:
-            messages.append({"role": role, "content": content[:240]})
-        messages.append(
-            {
-                "role": "user",
-                "content": prompts.load("answer", request.language).format(
-                    context=_fit(result, CONTEXT_TOKENS), question=request.text
-                ),
-            }
-        )
+        context = self.local.truncate(result, self.app.settings.llm_local_answer_context_tokens)
+        messages = self._answer_messages(request.language, request.history, context, request.text)
         tokens: list[str] = []
-        for token in self.local.stream(messages):
+        for token in self.local.stream(messages, slot=_answer_slot(request.language)):
             tokens.append(token)
             if on_token:
                 on_token(token)
         return "".join(tokens).strip()
 
+    def _answer_messages(
+        self, language: str, history: list[tuple[str, str]], context: str, question: str = ""
+    ) -> list[dict[str, str]]:
+        messages = [{"role": "system", "content": prompts.load("system", language)}]
+        for role, content in history[-HISTORY_FOR_ANSWER:]:
+            messages.append({"role": role, "content": content[:240]})
+        messages.append({"role": "user", "content": prompts.load("answer", language).format(context=context, question=question)})
+        return messages
+
+    # --- the quick router -------------------------------------------------------------------------
+    def quick_router(self) -> QuickRouter | None:
+        if self.quick_route and self._quick_router is None:
+            self._quick_router = QuickRouter(self.app.retriever.embedder)
+        return self._quick_router
+
+    def _plainly_knowledge(self, request: AnswerRequest) -> bool:
+        """A question for the knowledge base with no customer in it (a named or carried account
+        needs the model to pick among the account tools)."""
+        router = self.quick_router()
+        return (
+            router is not None
+            and self._named_account(request) is None
+            and self.conversation_account(request) is None
+            and router.is_knowledge_question(request.text)
+        )
+
     def _choice_messages(self, tools: dict[str, BaseTool], request: AnswerRequest) -> list[dict[str, str]]:
         # The tool list is the same every turn and comes first, so llama.cpp reuses its cached
         # prefix; what changes (history, the question) comes last.
-        listing = "\n".join(f"- {name}({', '.join(tool.args)}): {tool.description}" for name, tool in tools.items())
+        listing = "\n".join(f"- {name}({', '.join(_router_args(name, tool))}): {tool.description}" for name, tool in tools.items())
         # One routing prompt for both languages (the tools are described in English): a single
         # cached prefix serves every turn; the request part below is in the user's language.
         system = prompts.load("tool_choice", "en").format(tools=listing)
@@ -280,6 +308,10 @@ class CopilotAgent:
         return calls[0]["name"], dict(calls[0]["args"])
 
 
+def _answer_slot(language: str) -> str:
+    return f"answer-{language if language in ANSWER_LANGUAGES else ANSWER_LANGUAGES[0]}"
+
+
 def _mentioned(text: str, names: dict[str, str]) -> str | None:
     """The longest visible account spelling that occurs in `text`."""
     lowered = text.lower()
@@ -291,17 +323,10 @@ def _with_account(query: str, account: str | None) -> str:
     return f"{account} {query}" if account and account.lower() not in query.lower() else query
 
 
-_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
-
-
-def _fit(text: str, budget_tokens: int) -> str:
-    """Trim to about `budget_tokens` (a CJK character ~1 token, other text ~4 characters)."""
-    used = 0.0
-    for position, char in enumerate(text):
-        used += 1.0 if _CJK.match(char) else 0.27
-        if used > budget_tokens:
-            return text[:position].rstrip() + " ..."
-    return text
+def _router_args(name: str, tool: BaseTool) -> list[str]:
+    """The arguments the local router writes. A search's query is the request itself: having
+    the small model copy it out costs ~1 s of generation and adds nothing."""
+    return [arg for arg in tool.args if arg not in FILLED_BY_THE_AGENT.get(name, ())]
 
 
 def _choice_schema(tools: dict[str, BaseTool]) -> dict[str, Any]:
@@ -309,8 +334,9 @@ def _choice_schema(tools: dict[str, BaseTool]) -> dict[str, Any]:
     can then only produce a valid call."""
     options = []
     for name, tool in tools.items():
-        properties = {arg: _json_type(spec) for arg, spec in tool.args.items()}
-        required = [arg for arg, spec in tool.args.items() if "default" not in spec]
+        fills = _router_args(name, tool)
+        properties = {arg: _json_type(tool.args[arg]) for arg in fills}
+        required = [arg for arg in fills if "default" not in tool.args[arg]]
         options.append(
             {
                 "type": "object",
@@ -346,5 +372,5 @@ def build_answerer(app: App) -> CopilotAgent:
             logger.error("LLM not configured: %s", exc.user_message)
             return CopilotAgent(app, unavailable=exc.user_message)
     if provider == "local":
-        return CopilotAgent(app, local=LocalLLM(app.settings))
+        return CopilotAgent(app, local=LocalLLM(app.settings), quick_route=True)
     return CopilotAgent(app)

@@ -262,6 +262,13 @@ class Retriever:
                 ).one()
             )
 
+    def warm_up(self) -> None:
+        """Load the embedder and the store and build the keyword index, so the first question
+        does not pay for them."""
+        self.embedder.embed_query("warm up")
+        if self.collection.count():
+            self._bm25_index()
+
     def _texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         with self.app.db.session() as session:
             rows = session.execute(select(KnowledgeChunk.id, KnowledgeChunk.text).where(KnowledgeChunk.id.in_(chunk_ids)))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 from rich.prompt import Prompt
 
 from bot.app import App
 from bot.channel import InboundMessage
-from bot.cli.common import console
+from bot.cli.common import console, warm_up_in_background
 from bot.cli.render import print_reply
 from bot.identity import Identity
 
@@ -20,9 +19,7 @@ def run_chat(app: App, identity: Identity) -> None:
     conversation = f"{identity.handle}:chat-{uuid.uuid4().hex[:8]}"
     console.print(f"[bold]Sales Copilot[/bold]: chatting as {identity.describe()}. Empty line or Ctrl-D to quit.")
     # Load the model and its routing prompt while the user types the first question.
-    warm_up = getattr(app.answerer, "warm_up", None)
-    if warm_up is not None:
-        threading.Thread(target=warm_up, name="llm-warm-up", daemon=True).start()
+    warm_up_in_background(app)
     turn = 0
     while True:
         try:

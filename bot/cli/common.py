@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
@@ -53,6 +55,21 @@ def get_app() -> App:
     if _app is None:
         _app = App()
     return _app
+
+
+def warm_up_in_background(app: App, nice: int = 0) -> None:
+    """Load the answerer's model and cache its fixed prompts while nothing is asked yet (the
+    first question would otherwise wait for them). With `nice`, it yields the CPU to webhooks."""
+    warm_up = getattr(app.answerer, "warm_up", None)
+    if warm_up is None:
+        return
+
+    def run() -> None:
+        if nice:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        warm_up()
+
+    threading.Thread(target=run, name="llm-warm-up", daemon=True).start()
 
 
 def identity_for(app: App, as_user: str | None) -> Identity:

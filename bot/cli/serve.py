@@ -17,7 +17,7 @@ def serve_wecom(
     """Run the WeCom (企业微信) callback server at /wecom/callback, with the job workers."""
     import uvicorn
 
-    from bot.cli.common import cli_errors, get_app
+    from bot.cli.common import cli_errors, get_app, warm_up_in_background
     from bot.jobs import Worker
     from integrations.wecom import CALLBACK_PATH, WeComAdapter
 
@@ -26,6 +26,7 @@ def serve_wecom(
         app = get_app()
         adapter = WeComAdapter(app)
         worker = Worker(app.jobs, threads=app.settings.job_workers, nice=app.settings.job_worker_nice).start()
+        warm_up_in_background(app, nice=app.settings.job_worker_nice)
         typer.echo(f"WeCom callback URL path: {CALLBACK_PATH} on port {port}")
         try:
             uvicorn.run(adapter.asgi(), host=host, port=port, log_level="warning")
@@ -42,7 +43,7 @@ def serve_slack(
     port: int = typer.Option(3000, help="Port of the events endpoint /slack/events (HTTP mode)."),
 ) -> None:
     """Run the Slack bot: HTTP events endpoint (replicas behind a load balancer) or Socket Mode."""
-    from bot.cli.common import cli_errors, get_app
+    from bot.cli.common import cli_errors, get_app, warm_up_in_background
     from bot.errors import ConfigurationError
     from bot.jobs import Worker
     from integrations.slack import SlackAdapter
@@ -52,6 +53,7 @@ def serve_slack(
         app = get_app()
         adapter = SlackAdapter(app)
         worker = Worker(app.jobs, threads=app.settings.job_workers, nice=app.settings.job_worker_nice).start()
+        warm_up_in_background(app, nice=app.settings.job_worker_nice)
         try:
             if socket:
                 from slack_bolt.adapter.socket_mode import SocketModeHandler

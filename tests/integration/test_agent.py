@@ -17,7 +17,7 @@ from bot.errors import ServiceUnavailable
 from bot.models import Account, User
 from chains.agent import CopilotAgent
 from integrations.llm import LocalLLM
-from tests.unit.agent_fakes import ScriptedChatModel, tool_call
+from tests.unit.agent_fakes import ScriptedChatModel, ScriptedLocalLLM, tool_call
 
 
 class FailingChatModel(ScriptedChatModel):
@@ -84,12 +84,40 @@ def test_questions_outside_the_knowledge_base_are_not_answered_by_invention(demo
     assert reply.citations == [] and "knowledge base has nothing" in reply.text
 
 
+# --- the quick router (real embeddings) in front of a scripted local model ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "question"),
+    [
+        ("en", "Our buyer says the price is way above budget. How do I respond?"),
+        ("zh", "客户觉得我们比竞品贵，我该怎么说服他？"),
+    ],
+)
+def test_a_plain_knowledge_question_skips_the_model_tool_choice(demo_kb_app, who, language, question) -> None:
+    llm = ScriptedLocalLLM(choices=[])
+    reply = CopilotAgent(demo_kb_app, local=llm, quick_route=True).answer(_request(who("jason.reed"), question, language))
+    assert llm.choice_prompts == []
+    assert reply.tool_calls == [{"name": "search_knowledge", "args": {"query": question}}]
+    assert reply.citations and llm.answer_slots == [f"answer-{language}"]
+
+
+def test_data_requests_and_named_customers_still_go_to_the_model(demo_kb_app, who) -> None:
+    with demo_kb_app.db.session() as session:
+        own = session.scalar(select(Account).join(User, Account.owner_id == User.id).where(User.handle == "jason.reed").limit(1))
+    requests = ["Which of my deals could slip before quarter end?", f"What should I know before meeting {own.name}?"]
+    llm = ScriptedLocalLLM(choices=[{"tool": "risk_alerts", "args": {}}, {"tool": "account_overview", "args": {"account": own.name}}])
+    agent = CopilotAgent(demo_kb_app, local=llm, quick_route=True)
+    chosen = [agent.answer(_request(who("jason.reed"), text)).tool_calls[0]["name"] for text in requests]
+    assert len(llm.choice_prompts) == 2 and chosen == ["risk_alerts", "account_overview"]
+
+
 @pytest.fixture(scope="module")
 def local_agent(demo_kb_app) -> Iterator[CopilotAgent]:  # noqa: ANN001
     from bot.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=demo_kb_app.settings.data_dir, llm_provider="local", llm_max_answer_tokens=120)
-    yield CopilotAgent(demo_kb_app, local=LocalLLM(settings))
+    yield CopilotAgent(demo_kb_app, local=LocalLLM(settings), quick_route=True)
 
 
 @pytest.mark.slow

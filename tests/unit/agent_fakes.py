@@ -50,14 +50,23 @@ class ScriptedLocalLLM:
     choice_prompts: list[list[dict[str, str]]] = field(default_factory=list)
     answer_prompts: list[list[dict[str, str]]] = field(default_factory=list)
     schemas: list[dict[str, Any]] = field(default_factory=list)
+    answer_slots: list[str] = field(default_factory=list)
+    primed: list[str] = field(default_factory=list)
 
     def choose(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int = 96) -> dict[str, Any]:
         self.choice_prompts.append(messages)
         self.schemas.append(schema)
         return self.choices.pop(0)
 
-    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
+    def truncate(self, text: str, max_tokens: int) -> str:
+        return text if len(text) <= max_tokens * 4 else text[: max_tokens * 4] + " ..."
+
+    def prime(self, messages: list[dict[str, str]], *, slot: str) -> None:
+        self.primed.append(slot)
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None, *, slot: str = "answer") -> Iterator[str]:
         self.answer_prompts.append(messages)
+        self.answer_slots.append(slot)
         if self.fail_stream:
             raise ServiceUnavailable("The language model took too long to answer.")
         yield from self.answer_tokens

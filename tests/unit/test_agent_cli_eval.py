@@ -116,6 +116,7 @@ def test_chat_warm_up_prepares_the_router_without_answering(org_app) -> None:
     llm.model = object()  # the answer context "loads"
     CopilotAgent(org_app, local=llm).warm_up()
     assert len(llm.choice_prompts) == 1 and llm.answer_prompts == []
+    assert llm.primed == ["answer-en", "answer-zh"]  # both answer languages' system prompts cached
 
 
 def test_eval_with_a_native_tool_calling_model_reads_its_first_tool_call(org_app) -> None:
