@@ -72,14 +72,18 @@ class WeComAdapter:
 
     async def _receive(self, request: Request) -> PlainTextResponse:
         body = await request.body()
+        # Decrypting and the write (which may wait for the database) run off the event loop, so
+        # other callbacks still land meanwhile.
+        return await anyio.to_thread.run_sync(self._decrypt_and_accept, request, body, limiter=self._acks)
+
+    def _decrypt_and_accept(self, request: Request, body: bytes) -> PlainTextResponse:
         q = request.query_params
         try:
             message = self.crypto.decrypt(body, q.get("msg_signature", ""), q.get("timestamp", ""), q.get("nonce", ""))
         except CallbackRejected as exc:
             logger.warning("WeCom callback refused from %s: %s", request.client.host if request.client else "?", exc)
             return PlainTextResponse("forbidden", status_code=403)
-        # The write may wait for the database: off the event loop, so other callbacks still land.
-        await anyio.to_thread.run_sync(self.accept, message, limiter=self._acks)
+        self.accept(message)
         return PlainTextResponse("success")
 
     def accept(self, message: dict[str, str]) -> int | None:
