@@ -41,10 +41,11 @@ app.add_typer(import_app, name="import")
 def main() -> None:
     from bot.settings import get_settings
 
-    logging.basicConfig(
-        level=get_settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = get_settings().log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The handler filters too: some libraries (bm25s) set their own logger to DEBUG on import.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
     # Chatty libraries stay quiet unless something is wrong.
     for noisy in ("httpx", "chromadb", "faster_whisper", "urllib3", "jieba", "alembic", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
