@@ -70,7 +70,7 @@ def keep_llm_busy(settings: Settings, stop: threading.Event) -> None:
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), settings.job_worker_nice)
     llm = LocalLLM(settings)
     while not stop.is_set():
-        for _token in llm.stream([{"role": "user", "content": "Write a long essay about B2B sales discovery."}], max_tokens=200):
+        for _token in llm.stream([{"role": "user", "content": "Write a long essay about B2B sales discovery."}], max_tokens=200, slot="answer-en"):
             if stop.is_set():
                 return
 

@@ -107,8 +107,9 @@ class LocalLLM:
         with lock:
             llama.create_chat_completion(messages=messages, temperature=0.0, max_tokens=1)
 
-    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None, *, slot: str = "answer") -> Iterator[str]:
-        """Answer tokens as they come; stops with LLMTimeout past the configured time."""
+    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None, *, slot: str) -> Iterator[str]:
+        """Answer tokens as they come, written in `slot`'s context (whose cached prompt prefix is
+        reused); stops with LLMTimeout past the configured time."""
         deadline = time.monotonic() + self.settings.llm_timeout_s
         llama, lock = self._context(slot)
         with lock:

@@ -64,7 +64,7 @@ class ScriptedLocalLLM:
     def prime(self, messages: list[dict[str, str]], *, slot: str) -> None:
         self.primed.append(slot)
 
-    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None, *, slot: str = "answer") -> Iterator[str]:
+    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None, *, slot: str) -> Iterator[str]:
         self.answer_prompts.append(messages)
         self.answer_slots.append(slot)
         if self.fail_stream:
