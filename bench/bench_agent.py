@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.app import App  # noqa: E402
-from bot.copilot import AnswerRequest  # noqa: E402
+from bot.core.ports import AnswerRequest  # noqa: E402
 from bot.demo.build import ensure_demo  # noqa: E402
-from bot.identity import Identity, resolve_user  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.core.identity import Identity, resolve_user  # noqa: E402
+from bot.core.settings import Settings  # noqa: E402
 from chains.agent import CopilotAgent  # noqa: E402
 from integrations.llm import LocalLLM  # noqa: E402
 

@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.app import App  # noqa: E402
 from bot.demo.org import build_org  # noqa: E402
-from bot.identity import Identity, resolve_user  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.core.identity import Identity, resolve_user  # noqa: E402
+from bot.core.settings import Settings  # noqa: E402
 
 DAY = date(2026, 11, 23)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.model_assets import set_hub_offline  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.core.assets import set_hub_offline  # noqa: E402
+from bot.core.settings import Settings  # noqa: E402
 from transcription.audio import decode_audio  # noqa: E402
 from transcription.pipeline import analyze_turns, thresholds_from, transcribe_file  # noqa: E402
 from transcription.whisper import ZH_PROMPT, load_model  # noqa: E402

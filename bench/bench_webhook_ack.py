@@ -34,7 +34,7 @@ import xmltodict
 
 from bot.app import App
 from bot.demo.org import build_org
-from bot.settings import Settings
+from bot.core.settings import Settings
 
 SLACK_SECRET = "bench-secret"
 # WeCom's documented sample credentials (any 43-character key works the same).

@@ -21,11 +21,12 @@ from langchain_core.tools import BaseTool
 from sqlalchemy import select
 
 import prompts
-from bot.channel import Reply
-from bot.copilot import AnswerRequest, TokenCallback
-from bot.errors import ConfigurationError, CopilotError
-from bot.identity import Identity, account_clause
-from bot.models import Account
+from bot.core.channel import Reply
+from bot.core.ports import AnswerRequest, TokenCallback
+from bot.core.errors import ConfigurationError, CopilotError
+from bot.core.identity import Identity
+from bot.core.access import account_clause
+from bot.core.models import Account
 from chains._quick_router import KNOWLEDGE_TOOL, QuickRouter
 from chains.tools import NO_RESULTS, REFUSED, TurnContext, build_tools
 from integrations.llm import LocalLLM

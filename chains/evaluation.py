@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.copilot import AnswerRequest
-from bot.errors import ConfigurationError
-from bot.identity import Identity
-from bot.models import Role
+from bot.core.ports import AnswerRequest
+from bot.core.errors import ConfigurationError
+from bot.core.identity import Identity
+from bot.core.models import Role
 from chains.agent import CopilotAgent
 from chains.tools import TurnContext, build_tools, tool_catalogue
 

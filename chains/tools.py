@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain_core.tools import BaseTool, StructuredTool
 from sqlalchemy import select
 
-from bot.channel import ReplyImage
-from bot.errors import CopilotError, NotFound
-from bot.identity import Identity, find_account
-from bot.models import Role, Territory, User
+from bot.core.channel import ReplyImage
+from bot.core.errors import CopilotError, NotFound
+from bot.core.identity import Identity
+from bot.core.access import find_account
+from bot.core.models import Role, Territory, User
 from retrieval import SearchHit
 
 if TYPE_CHECKING:

@@ -13,9 +13,10 @@ from datetime import date
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.errors import InvalidInput, NotFound, PermissionDenied
-from bot.identity import Identity, account_clause, find_account, get_territory, require_role
-from bot.models import Account, Opportunity, Product, Role, StageChange, Target, Territory, User
+from bot.core.errors import InvalidInput, NotFound, PermissionDenied
+from bot.core.identity import Identity
+from bot.core.access import account_clause, find_account, find_territory as get_territory, require_role
+from bot.core.models import Account, Opportunity, Product, Role, StageChange, Target, Territory, User
 
 OPEN = ("prospecting", "qualification", "discovery", "proposal", "negotiation")
 WON, LOST = "closed_won", "closed_lost"

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import App
-from bot.identity import Identity, account_clause, find_account, require_role
-from bot.models import (
+from bot.core.identity import Identity
+from bot.core.access import account_clause, find_account, require_role
+from bot.core.models import (
     OPEN_STAGES,
     Account,
     Contact,

@@ -19,9 +19,10 @@ import yaml
 from sqlalchemy import select
 
 from bot.app import App
-from bot.errors import ConfigurationError, InvalidInput
-from bot.identity import Identity, require_role
-from bot.models import (
+from bot.core.errors import ConfigurationError, InvalidInput
+from bot.core.identity import Identity
+from bot.core.access import require_role
+from bot.core.models import (
     Account,
     Opportunity,
     OpportunityStage,

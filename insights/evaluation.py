@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import App
-from bot.models import Territory
+from bot.core.models import Territory
 from insights._data import Scope, load_deals
 from insights._engine import WhatIf, auto_ets, bookings, bookings_series, mape, mase, mase_scale, seasonal_naive
 from insights.forecast import estimate, fit

@@ -20,9 +20,9 @@ import numpy as np
 from sqlalchemy import select
 
 from bot.app import App
-from bot.errors import InvalidInput
-from bot.identity import Identity
-from bot.models import Actual, ForecastSnapshot
+from bot.core.errors import InvalidInput
+from bot.core.identity import Identity
+from bot.core.models import Actual, ForecastSnapshot
 from insights._data import Deal, Scope, data_version, load_deals, resolve_scope, target_for
 from insights._engine import (
     Calibration,
@@ -444,7 +444,7 @@ def record_actuals(app: App, today: date | None = None, *, session=None, deals: 
 
 
 def _scope_from_key(session, scope_type: str, key: str, restricted: tuple[int, ...]) -> Scope | None:  # noqa: ANN001
-    from bot.models import Account, Territory, User
+    from bot.core.models import Account, Territory, User
 
     if scope_type == "territory":
         territory = session.scalar(select(Territory).where(Territory.name == key))

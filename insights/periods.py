@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.errors import InvalidInput
+from bot.core.errors import InvalidInput
 
 __all__ = ["Period", "parse_period", "period_of", "periods_between"]
 

@@ -16,9 +16,10 @@ import yaml
 from sqlalchemy import select
 
 from bot.app import App
-from bot.errors import ConfigurationError
-from bot.identity import Identity, find_account, require_role
-from bot.models import Role, SignalEvent
+from bot.core.errors import ConfigurationError
+from bot.core.identity import Identity
+from bot.core.access import find_account, require_role
+from bot.core.models import Role, SignalEvent
 
 __all__ = ["resonance", "ResonanceResult", "SignalContribution", "score_signals", "Dimensions", "load_dimensions", "scores_for_accounts"]
 

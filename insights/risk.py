@@ -12,9 +12,10 @@ import yaml
 from sqlalchemy import select
 
 from bot.app import App
-from bot.errors import ConfigurationError, InvalidInput
-from bot.identity import Identity, account_clause, find_account, get_territory, require_role
-from bot.models import Account, RiskAlert, Role, SignalEvent, Territory, User
+from bot.core.errors import ConfigurationError, InvalidInput
+from bot.core.identity import Identity
+from bot.core.access import account_clause, find_account, find_territory as get_territory, require_role
+from bot.core.models import Account, RiskAlert, Role, SignalEvent, Territory, User
 
 __all__ = ["AlertView", "RiskRule", "Condition", "load_rules", "evaluate", "list_alerts", "RULES_FILE"]
 

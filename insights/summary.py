@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.identity import Identity, get_territory, require_role
-from bot.models import Account, Call, Role, User
+from bot.core.identity import Identity
+from bot.core.access import find_territory as get_territory, require_role
+from bot.core.models import Account, Call, Role, User
 from insights._data import Deal, OPEN, load_deals
 from insights._engine import bookings
 from insights.forecast import ForecastResult, forecast

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select
 
-from bot.copilot import IngestOutcome
-from bot.errors import CopilotError, InvalidInput, NotFound, PermissionDenied, ServiceUnavailable
-from bot.identity import Identity, can_edit_knowledge, visible_account_ids
-from bot.language import detect_language
-from bot.models import Account, KnowledgeChunk, KnowledgeDocument, Role, Visibility, utcnow
+from bot.core.ports import IngestOutcome
+from bot.core.errors import CopilotError, InvalidInput, NotFound, PermissionDenied, ServiceUnavailable
+from bot.core.identity import Identity
+from bot.core.access import can_add_knowledge as can_edit_knowledge, visible_account_ids
+from bot.core.text import detect_language
+from bot.core.models import Account, KnowledgeChunk, KnowledgeDocument, Role, Visibility, utcnow
 from knowledge_base._chunking import chunk_sections
 from knowledge_base._loaders import SUPPORTED_SUFFIXES, load_document
 from retrieval import ChunkRecord

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.errors import InvalidInput, UnsupportedMedia
+from bot.core.errors import InvalidInput, UnsupportedMedia
 
 __all__ = ["LoadedDocument", "Section", "load_document", "SUPPORTED_SUFFIXES"]
 

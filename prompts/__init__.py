@@ -1,16 +1,6 @@
-"""Prompt templates as files, one folder per language: `load(name, language)`."""
+"""Prompt templates and the user-facing text catalogues, as data files.
 
-from __future__ import annotations
-
-from functools import cache
-from pathlib import Path
-
-__all__ = ["load"]
-
-_ROOT = Path(__file__).parent
-
-
-@cache
-def load(name: str, language: str) -> str:
-    path = _ROOT / (language if language in ("en", "zh") else "en") / f"{name}.md"
-    return path.read_text(encoding="utf-8").strip()
+`en/` and `zh/` hold one catalogue each (`messages.yaml`) and the prompt templates of that
+language (`*.md`); `shared/` holds model-facing prompts that serve both languages. The kernel
+reads them (`bot.core.text`); nothing here is code.
+"""

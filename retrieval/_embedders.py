@@ -11,9 +11,9 @@ from typing import Any, Protocol
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 
-from bot.errors import ConfigurationError
-from bot.model_assets import minilm_path
-from bot.settings import Settings
+from bot.core.errors import ConfigurationError
+from bot.core.assets import minilm_path
+from bot.core.settings import Settings
 
 __all__ = ["Embedder", "build_embedder", "ChromaEmbeddingFunction"]
 

@@ -19,10 +19,11 @@ import chromadb
 import numpy as np
 from sqlalchemy import exists, func, select
 
-from bot.channel import Citation
-from bot.errors import ServiceUnavailable
-from bot.identity import Identity, visible_account_ids
-from bot.models import KnowledgeChunk, KnowledgeDocument, Role
+from bot.core.channel import Citation
+from bot.core.errors import ServiceUnavailable
+from bot.core.identity import Identity
+from bot.core.access import visible_account_ids
+from bot.core.models import KnowledgeChunk, KnowledgeDocument, Role
 from retrieval._embedders import ChromaEmbeddingFunction, Embedder, build_embedder
 from retrieval._fusion import reciprocal_rank_fusion
 from retrieval._text import tokenize

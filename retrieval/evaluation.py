@@ -15,8 +15,8 @@ import yaml
 
 from bot.app import App
 from bot.demo.build import ensure_demo
-from bot.identity import Identity, resolve_user
-from bot.settings import Settings
+from bot.core.identity import Identity, resolve_user
+from bot.core.settings import Settings
 from retrieval._search import SearchMode
 
 __all__ = ["EvalQuestion", "ModeScores", "load_questions", "evaluate", "evaluation_app", "QUESTIONS_FILE", "MODES"]

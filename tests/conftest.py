@@ -14,8 +14,8 @@ import pytest
 
 from bot.app import App
 from bot.demo.org import build_org
-from bot.identity import Identity, resolve_user
-from bot.settings import Settings
+from bot.core.identity import Identity, resolve_user
+from bot.core.settings import Settings
 
 DEMO_DAY = date(2026, 11, 23)
 SAMPLE_CALLS = Path(__file__).resolve().parents[1] / "bot" / "demo" / "calls"

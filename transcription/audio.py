@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.errors import InvalidInput, UnsupportedMedia
+from bot.core.errors import InvalidInput, UnsupportedMedia
 
 __all__ = ["DecodedAudio", "probe_duration", "decode_audio", "SAMPLE_RATE", "SUPPORTED_SUFFIXES"]
 

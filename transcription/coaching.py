@@ -13,7 +13,7 @@ from transcription.gaps import Finding
 
 if TYPE_CHECKING:
     from bot.app import App
-    from bot.identity import Identity
+    from bot.core.identity import Identity
 
 __all__ = ["TALK_TRACKS", "RolePlay", "talk_track", "lessons_for", "roleplay_for", "coaching_for"]
 

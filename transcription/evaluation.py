@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 from transcription import turns_from_reference
 from transcription.gaps import GAP_TYPES
 from transcription.pipeline import analyze_turns, semantic_doors_from, thresholds_from, transcribe_file

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import InvalidInput
-from bot.settings import Settings
+from bot.core.errors import InvalidInput
+from bot.core.settings import Settings
 from transcription.audio import decode_audio
 from transcription.gaps import Finding, GapThresholds, detect_gaps
 from transcription.metrics import CallMetrics, compute_metrics

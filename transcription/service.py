@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 
-from bot.channel import Reply, ReplyTable
-from bot.errors import CopilotError, InvalidInput, NotFound, PermissionDenied, UnsupportedMedia
-from bot.identity import Identity, call_clause, get_territory, require_role
-from bot.models import Call, CallStatus, GapFinding, Role, User, utcnow
+from bot.core.channel import Reply, ReplyTable
+from bot.core.errors import CopilotError, InvalidInput, NotFound, PermissionDenied, UnsupportedMedia
+from bot.core.identity import Identity
+from bot.core import access
+from bot.core.access import find_territory as get_territory, require_role
+from bot.core.models import Call, CallStatus, GapFinding, Role, User, utcnow
 from transcription.audio import SUPPORTED_SUFFIXES
 from transcription.gaps import GAP_TYPES, Evidence, Finding
 from transcription.heatmap import GapHeatmap, render_heatmap_png
@@ -28,7 +30,7 @@ from transcription.turns import Turn
 
 if TYPE_CHECKING:
     from bot.app import App
-    from bot.jobs import JobContext, JobView
+    from bot.core.jobs import JobContext, JobView
     from transcription.coaching import RolePlay
 
 __all__ = [
@@ -39,12 +41,12 @@ __all__ = [
     "GapHeatmap",
     "render_heatmap_png",
     "register_jobs",
-    "JOB_KIND",
+    "CALL_JOB_KIND",
 ]
 
 logger = logging.getLogger(__name__)
 
-JOB_KIND = "call_analysis"
+CALL_JOB_KIND = "call_analysis"
 SUBMITTERS = (Role.REP, Role.MANAGER, Role.ADMIN)
 
 
@@ -179,10 +181,10 @@ class CallService:
                 session.flush()
                 call_id = call.id
         job_id, _created = self.app.jobs.enqueue(
-            JOB_KIND,
+            CALL_JOB_KIND,
             {"call_id": call_id, "notify": notify},
             created_by_id=identity.user_id,
-            dedupe_key=f"{JOB_KIND}:{identity.user_id}:{sha}",
+            dedupe_key=f"{CALL_JOB_KIND}:{identity.user_id}:{sha}",
         )
         return call_id, job_id
 
@@ -271,7 +273,7 @@ class CallService:
 
     # --- reads -----------------------------------------------------------------------------
     def _visible_call(self, session, identity: Identity, call_id: int) -> Call:
-        call = session.scalar(select(Call).where(Call.id == call_id, call_clause(identity)))
+        call = session.scalar(select(Call).where(Call.id == call_id, access.calls(identity).clause(Call)))
         if call is None:
             if session.get(Call, call_id) is not None:
                 raise PermissionDenied(f"You don't have access to call {call_id}.")
@@ -312,7 +314,7 @@ class CallService:
         """The caller's visible calls, newest first."""
         with self.app.db.session() as session:
             calls = session.scalars(
-                select(Call).where(call_clause(identity)).order_by(Call.created_at.desc(), Call.id.desc()).limit(limit)
+                select(Call).where(access.calls(identity).clause(Call)).order_by(Call.created_at.desc(), Call.id.desc()).limit(limit)
             ).all()
             return [
                 CallSummary(
@@ -364,7 +366,7 @@ class CallService:
                 raise NotFound(f"No user '{handle}'.")
             calls = session.scalars(
                 select(Call)
-                .where(Call.owner_id == user.id, Call.status == CallStatus.DONE, call_clause(identity))
+                .where(Call.owner_id == user.id, Call.status == CallStatus.DONE, access.calls(identity).clause(Call))
                 .order_by(Call.occurred_at, Call.id)
             ).all()
             if not calls and user.id != identity.user_id and identity.role is not Role.ADMIN:
@@ -511,8 +513,8 @@ def register_jobs(app: App) -> None:
         reply.job_id = job.id
         return reply
 
-    app.jobs.register(JOB_KIND, handler)
-    app.copilot.register_result_formatter(JOB_KIND, formatter)
+    app.jobs.register(CALL_JOB_KIND, handler)
+    app.copilot.register_result_formatter(CALL_JOB_KIND, formatter)
 
 
 __all__ += ["format_analysis"]

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.errors import ConfigurationError
-from bot.settings import Settings
+from bot.core.errors import ConfigurationError
+from bot.core.settings import Settings
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -41,7 +41,7 @@ class Segment:
 
 def _model_source(settings: Settings) -> str:
     if settings.whisper_model in ("base", "packaged"):
-        from bot.model_assets import whisper_base_dir
+        from bot.core.assets import whisper_base_dir
 
         return str(whisper_base_dir(settings.model_cache_dir))
     return settings.whisper_model  # a size name (needs a hub or cache) or a local folder

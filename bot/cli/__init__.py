@@ -39,7 +39,7 @@ app.add_typer(import_app, name="import")
 
 
 def main() -> None:
-    from bot.settings import get_settings
+    from bot.core.settings import get_settings
 
     level = get_settings().log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from bot.cli.common import AsUser, JsonFlag, cli_errors, console, emit_json, err_console, get_app, identity_for, progress_bar
 from bot.cli.evals import eval_app
-from bot.errors import CopilotError
-from bot.models import JobStatus
+from bot.core.errors import CopilotError
+from bot.core.models import JobStatus
 
 __all__ = ["call_app"]
 

@@ -7,10 +7,10 @@ import uuid
 from rich.prompt import Prompt
 
 from bot.app import App
-from bot.channel import InboundMessage
+from bot.core.channel import InboundMessage
 from bot.cli.common import console, warm_up_in_background
 from bot.cli.render import print_reply
-from bot.identity import Identity
+from bot.core.identity import Identity
 
 __all__ = ["run_chat"]
 

@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.app import App
-from bot.errors import CopilotError
-from bot.identity import Identity, resolve_user
+from bot.core.errors import CopilotError
+from bot.core.identity import Identity, resolve_user
 
 __all__ = [
     "AsUser",

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bot.channel import InboundMessage
+from bot.core.channel import InboundMessage
 from bot.cli.common import AsUser, JsonFlag, cli_errors, emit_json, err_console, get_app, identity_for, progress_bar
 from bot.cli.render import print_reply
 from bot.demo.build import ensure_demo

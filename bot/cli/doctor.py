@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, cli_errors, console, emit_json, get_app
-from bot.doctor import CheckResult, run_checks
+from bot.cli.checks import CheckResult, run_checks
 
 __all__ = ["doctor"]
 
@@ -43,7 +43,7 @@ def doctor(
 def _users(app) -> list[dict]:  # noqa: ANN001
     from sqlalchemy import select
 
-    from bot.models import Territory, User
+    from bot.core.models import Territory, User
 
     with app.db.session() as session:
         rows = session.execute(select(User, Territory.name).outerjoin(Territory).order_by(User.id)).all()

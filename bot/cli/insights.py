@@ -10,7 +10,7 @@ from rich.table import Table
 
 from bot.cli.common import AsUser, JsonFlag, cli_errors, console, emit_json, get_app, identity_for, progress_bar
 from bot.cli.evals import eval_app
-from bot.errors import InvalidInput
+from bot.core.errors import InvalidInput
 
 __all__ = ["forecast_command", "resonance_command", "summary_command", "risk_app", "import_app"]
 
@@ -165,8 +165,8 @@ def risk_list(
 @cli_errors
 def risk_evaluate(as_user: AsUser = None, json_output: JsonFlag = False) -> None:
     """Evaluate insights/risk_rules.yaml now and store new alerts (admin or manager)."""
-    from bot.identity import require_role
-    from bot.models import Role
+        from bot.core.access import require_role
+    from bot.core.models import Role
     from insights.risk import evaluate
 
     app = get_app()
@@ -219,7 +219,7 @@ def eval_forecast(json_output: JsonFlag = False) -> None:
     with app.db.session() as session:
         from sqlalchemy import func, select
 
-        from bot.models import Opportunity
+        from bot.core.models import Opportunity
 
         has_history = bool(session.scalar(select(func.count(Opportunity.id))))
     if not has_history:

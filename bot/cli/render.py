@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markdown import Markdown
 from rich.table import Table
 
-from bot.channel import Reply
+from bot.core.channel import Reply
 from bot.cli.common import console
 
 __all__ = ["print_reply"]

@@ -18,7 +18,7 @@ def serve_wecom(
     import uvicorn
 
     from bot.cli.common import cli_errors, get_app, warm_up_in_background
-    from bot.jobs import Worker
+    from bot.infra.jobs import Worker
     from integrations.wecom import CALLBACK_PATH, WeComAdapter
 
     @cli_errors
@@ -44,8 +44,8 @@ def serve_slack(
 ) -> None:
     """Run the Slack bot: HTTP events endpoint (replicas behind a load balancer) or Socket Mode."""
     from bot.cli.common import cli_errors, get_app, warm_up_in_background
-    from bot.errors import ConfigurationError
-    from bot.jobs import Worker
+    from bot.core.errors import ConfigurationError
+    from bot.infra.jobs import Worker
     from integrations.slack import SlackAdapter
 
     @cli_errors

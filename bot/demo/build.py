@@ -20,8 +20,8 @@ from bot.app import App
 from bot.demo.histories import write_histories
 from bot.demo.org import build_org
 from bot.demo.render import KB_SOURCE_DIR, read_source, render
-from bot.identity import Identity, resolve_user
-from bot.models import Call, Territory, User
+from bot.core.identity import Identity, resolve_user
+from bot.core.models import Call, Territory, User
 
 __all__ = ["ensure_demo", "DemoReport", "DEMO_TRAINER", "DEMO_TODAY", "SAMPLE_CALLS_DIR", "SAMPLE_CALL_OWNERS"]
 

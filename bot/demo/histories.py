@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import Account, Contact, User
+from bot.core.models import Account, Contact, User
 
 __all__ = ["HistoryFile", "write_histories", "HISTORY_CSV_COLUMNS"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.orm import Session
 
-from bot.models import (
+from bot.core.models import (
     Account,
     Contact,
     Opportunity,

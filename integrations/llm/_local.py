@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ServiceUnavailable
-from bot.model_assets import local_llm_path
-from bot.settings import Settings
+from bot.core.errors import ServiceUnavailable
+from bot.core.assets import local_llm_path
+from bot.core.settings import Settings
 
 __all__ = ["LocalLLM", "LLMTimeout"]
 

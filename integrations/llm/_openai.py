@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from langchain_core.language_models import BaseChatModel
 
-from bot.errors import ConfigurationError
-from bot.settings import Settings
+from bot.core.errors import ConfigurationError
+from bot.core.settings import Settings
 
 __all__ = ["openai_chat_model"]
 

@@ -27,12 +27,12 @@ from starlette.routing import Route
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from bot.channel import Attachment, InboundMessage, Reply
-from bot.errors import ConfigurationError, ServiceUnavailable
-from bot.identity import identity_for_platform_user
-from bot.jobs import JobContext
-from bot.language import detect_language
-from bot.models import Conversation, Feedback, Message, User
+from bot.core.channel import Attachment, InboundMessage, Reply
+from bot.core.errors import ConfigurationError, ServiceUnavailable
+from bot.core.identity import identity_for_platform_user
+from bot.core.jobs import JobContext
+from bot.core.text import detect_language
+from bot.core.models import Conversation, Feedback, Message, User
 from integrations._acks import ack_limiter
 from integrations.slack._render import FEEDBACK_DOWN, FEEDBACK_UP, reply_messages
 

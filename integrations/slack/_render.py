@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.channel import Reply, ReplyTable
+from bot.core.channel import Reply, ReplyTable
 
 __all__ = ["to_mrkdwn", "reply_messages", "SECTION_LIMIT", "BLOCKS_LIMIT", "FEEDBACK_UP", "FEEDBACK_DOWN"]
 

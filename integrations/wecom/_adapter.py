@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bot.channel import Attachment, InboundMessage, Reply
-from bot.errors import ConfigurationError, CopilotError
-from bot.jobs import JobContext
-from bot.language import detect_language
+from bot.core.channel import Attachment, InboundMessage, Reply
+from bot.core.errors import ConfigurationError, CopilotError
+from bot.core.jobs import JobContext
+from bot.core.text import detect_language
 from integrations._acks import ack_limiter
 from integrations.wecom._api import WeComAPI
 from integrations.wecom._crypto import CallbackCrypto, CallbackRejected

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from bot.errors import ConfigurationError, ServiceUnavailable
-from bot.settings import Settings
+from bot.core.errors import ConfigurationError, ServiceUnavailable
+from bot.core.settings import Settings
 
 __all__ = ["WeComAPI", "TOKEN_EXPIRED"]
 

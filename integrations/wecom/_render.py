@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from bot.channel import Reply
+from bot.core.channel import Reply
 
 __all__ = ["render", "split_message", "MAX_BYTES"]
 

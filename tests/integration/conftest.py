@@ -12,8 +12,8 @@ import uvicorn
 
 from bot.app import App
 from bot.demo.build import ensure_demo
-from bot.identity import Identity, resolve_user
-from bot.settings import Settings
+from bot.core.identity import Identity, resolve_user
+from bot.core.settings import Settings
 from tests.conftest import DEMO_DAY
 
 

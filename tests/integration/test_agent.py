@@ -12,9 +12,9 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
 from sqlalchemy import select
 
-from bot.copilot import AnswerRequest
-from bot.errors import ServiceUnavailable
-from bot.models import Account, User
+from bot.core.ports import AnswerRequest
+from bot.core.errors import ServiceUnavailable
+from bot.core.models import Account, User
 from chains.agent import CopilotAgent
 from integrations.llm import LocalLLM
 from tests.unit.agent_fakes import ScriptedChatModel, ScriptedLocalLLM, tool_call
@@ -114,7 +114,7 @@ def test_data_requests_and_named_customers_still_go_to_the_model(demo_kb_app, wh
 
 @pytest.fixture(scope="module")
 def local_agent(demo_kb_app) -> Iterator[CopilotAgent]:  # noqa: ANN001
-    from bot.settings import Settings
+    from bot.core.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=demo_kb_app.settings.data_dir, llm_provider="local", llm_max_answer_tokens=120)
     yield CopilotAgent(demo_kb_app, local=LocalLLM(settings), quick_route=True)
@@ -142,7 +142,7 @@ def test_local_model_picks_the_pipeline_tool(local_agent, who) -> None:
 
 @pytest.mark.slow
 def test_local_model_follow_up_through_the_core_keeps_the_account(demo_kb_app, local_agent, who) -> None:
-    from bot.channel import InboundMessage
+    from bot.core.channel import InboundMessage
 
     with demo_kb_app.db.session() as session:
         own = session.scalar(

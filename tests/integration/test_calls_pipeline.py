@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from bot.errors import InvalidInput, NotFound, PermissionDenied, UnsupportedMedia
-from bot.models import Call, CallStatus, Job, JobStatus
+from bot.core.errors import InvalidInput, NotFound, PermissionDenied, UnsupportedMedia
+from bot.core.models import Call, CallStatus, Job, JobStatus
 from tests.conftest import SAMPLE_CALLS
 from transcription import decode_audio, transcribe_file, turns_from_reference
 from transcription.evaluation import evaluate_gaps, score
@@ -61,7 +61,7 @@ def _clip(path: Path, samples: np.ndarray) -> Path:
 @pytest.fixture(scope="module", autouse=True)
 def whisper_once(tmp_path_factory):
     """Load the packaged Whisper model once for the module (it is cached per process)."""
-    from bot.settings import Settings
+    from bot.core.settings import Settings
 
     load_model(Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("whisper")))
 
@@ -225,7 +225,7 @@ def test_scoring_math() -> None:
 
 
 def test_who_may_submit_and_what_is_refused_before_any_work(org_app, identity_of, tmp_path) -> None:
-    from bot.identity import Identity
+    from bot.core.identity import Identity
 
     upload = tmp_path / "call.wav"
     _clip(upload, np.zeros(16000))

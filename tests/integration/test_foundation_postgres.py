@@ -13,10 +13,12 @@ from sqlalchemy import func, select, text
 
 from bot.app import App
 from bot.demo.org import build_org
-from bot.identity import Identity, account_clause, resolve_user
-from bot.jobs import JobContext, JobQueue
-from bot.models import Account, JobStatus
-from bot.settings import Settings
+from bot.core.identity import Identity, resolve_user
+from bot.core.access import account_clause
+from bot.core.jobs import JobContext
+from bot.infra.jobs import DatabaseJobQueue as JobQueue
+from bot.core.models import Account, JobStatus
+from bot.core.settings import Settings
 from tests.conftest import DEMO_DAY
 from tests.unit.test_foundation_jobs import enqueue_race
 

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from bot.errors import InvalidInput, PermissionDenied
-from bot.identity import Identity
-from bot.models import Account, KnowledgeChunk, KnowledgeDocument, User
+from bot.core.errors import InvalidInput, PermissionDenied
+from bot.core.identity import Identity
+from bot.core.models import Account, KnowledgeChunk, KnowledgeDocument, User
 from retrieval import to_citations
 
 

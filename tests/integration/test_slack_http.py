@@ -20,12 +20,12 @@ import uvicorn
 from sqlalchemy import select
 
 from bot.app import App
-from bot.channel import Citation, Reply, ReplyTable
-from bot.copilot import AnswerRequest
+from bot.core.channel import Citation, Reply, ReplyTable
+from bot.core.ports import AnswerRequest
 from bot.demo.org import build_org
-from bot.jobs import Worker
-from bot.models import Feedback, Job
-from bot.settings import Settings
+from bot.infra.jobs import Worker
+from bot.core.models import Feedback, Job
+from bot.core.settings import Settings
 from integrations.slack import SlackAdapter
 from tests.conftest import DEMO_DAY
 from tests.integration.conftest import serve_on_loopback
@@ -321,7 +321,7 @@ class RecordingKnowledge:
         self.added: list[tuple[str, str, bytes]] = []
 
     def add_file(self, identity, path, *, filename=None, source="cli", **_):  # noqa: ANN001, ANN003
-        from bot.copilot import IngestOutcome
+        from bot.core.ports import IngestOutcome
 
         self.added.append((identity.handle, filename, path.read_bytes()))
         return IngestOutcome(doc_id=3, title="Renewal playbook", version=1, chunk_count=1, changed=True)
@@ -339,7 +339,7 @@ def test_a_document_from_a_trainer_is_added_and_from_a_rep_refused(bot, slack) -
 
 
 def test_a_finished_call_job_is_delivered_in_its_thread_with_its_chart(bot, slack, tmp_path) -> None:
-    from bot.channel import ReplyImage
+    from bot.core.channel import ReplyImage
 
     chart = tmp_path / "chart.png"
     chart.write_bytes(b"\x89PNG\r\n\x1a\nfake")

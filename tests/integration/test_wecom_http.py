@@ -18,12 +18,12 @@ import uvicorn
 import xmltodict
 
 from bot.app import App
-from bot.channel import Reply
-from bot.copilot import AnswerRequest
+from bot.core.channel import Reply
+from bot.core.ports import AnswerRequest
 from bot.demo.org import build_org
-from bot.jobs import Worker
-from bot.models import Job
-from bot.settings import Settings
+from bot.infra.jobs import Worker
+from bot.core.models import Job
+from bot.core.settings import Settings
 from integrations.wecom import CALLBACK_PATH, CallbackCrypto, WeComAdapter
 from tests.conftest import DEMO_DAY, SAMPLE_CALLS
 from tests.integration.conftest import serve_on_loopback

@@ -12,8 +12,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from bot.errors import ServiceUnavailable
-from bot.identity import Identity, visible_account_ids
+from bot.core.errors import ServiceUnavailable
+from bot.core.identity import Identity
+from bot.core.access import visible_account_ids
 from retrieval import SearchHit
 
 

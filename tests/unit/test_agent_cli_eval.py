@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import bot.cli.common as cli_common
 from bot.cli import app as cli
-from bot.settings import Settings
+from bot.core.settings import Settings
 from chains.agent import CopilotAgent, build_answerer
 from chains.evaluation import EvalCase, evaluate_tool_choice, load_cases
 from chains.tools import tool_catalogue
@@ -88,7 +88,7 @@ def test_ask_as_an_unknown_user_is_a_clear_error(cli_app) -> None:
 
 
 def test_a_misconfigured_endpoint_still_answers_from_retrieval_and_says_why(org_app, identity_of) -> None:
-    from bot.copilot import AnswerRequest
+    from bot.core.ports import AnswerRequest
 
     org_app.__dict__["retriever"] = FakeRetriever(org_app, DOCS)
     org_app.settings = Settings(_env_file=None, data_dir=org_app.settings.data_dir, llm_provider="openai")

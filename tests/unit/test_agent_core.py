@@ -12,10 +12,10 @@ import pytest
 from langchain_core.messages import AIMessage
 from sqlalchemy import select
 
-from bot.channel import InboundMessage
-from bot.copilot import AnswerRequest
-from bot.errors import PermissionDenied
-from bot.models import Account, User
+from bot.core.channel import InboundMessage
+from bot.core.ports import AnswerRequest
+from bot.core.errors import PermissionDenied
+from bot.core.models import Account, User
 from chains.agent import CopilotAgent
 from chains.tools import TurnContext, build_tools, tool_catalogue
 from tests.unit.agent_fakes import Doc, FakeRetriever, ScriptedChatModel, ScriptedLocalLLM, tool_call
@@ -235,7 +235,7 @@ def test_no_model_answers_from_retrieval_with_citations(kb_app, identity_of) -> 
 
 
 def test_through_the_core_the_turn_is_remembered_and_audited(kb_app) -> None:
-    from bot.models import AuditLog
+    from bot.core.models import AuditLog
 
     llm = ScriptedLocalLLM(choices=[{"tool": "search_knowledge", "args": {"query": "price"}}])
     kb_app.__dict__["answerer"] = CopilotAgent(kb_app, local=llm)

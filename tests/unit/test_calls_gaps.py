@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 from transcription import Turn, compute_metrics, detect_gaps, is_open_question, questions_in, thresholds_from
 
 SETTINGS = thresholds_from(Settings(_env_file=None))

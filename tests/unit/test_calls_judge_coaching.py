@@ -12,7 +12,7 @@ from transcription.gaps import GAP_TYPES
 from transcription.judge import ChatModelJudge, LocalJudge, Verdict, apply_judge, build_judge
 from transcription.turns import infer_speakers, merge_channels, segments_to_turns, voiced_islands
 from transcription.whisper import Segment
-from bot.settings import Settings
+from bot.core.settings import Settings
 
 TURNS = [
     Turn(0, "rep", 0.0, 3.0, "Hello, thanks for your time."),

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.channel import Attachment, Citation, InboundMessage, Reply
-from bot.copilot import AnswerRequest, IngestOutcome
-from bot.jobs import JobContext
-from bot.models import AuditLog, Message
+from bot.core.channel import Attachment, Citation, InboundMessage, Reply
+from bot.core.ports import AnswerRequest, IngestOutcome
+from bot.core.jobs import JobContext
+from bot.core.models import AuditLog, Message
 
 
 @dataclass
@@ -140,7 +140,7 @@ def test_a_failed_job_tells_the_user_why(org_app, tmp_path) -> None:
     org_app.copilot.register_channel(channel)
 
     def fail(ctx: JobContext) -> None:
-        from bot.errors import InvalidInput
+        from bot.core.errors import InvalidInput
 
         raise InvalidInput("The recording is 2 h 05 min long; the limit is 90 minutes. Split it and send the parts.")
 

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-import bot.db
-from bot.db import Database
-from bot.errors import ConfigurationError
-from bot.models import Job
-from bot.settings import Settings
+import bot.core.db
+from bot.core.db import Database
+from bot.core.errors import ConfigurationError
+from bot.core.models import Job
+from bot.core.settings import Settings
 
 
 def test_commits_reach_the_database_file_without_waiting_for_the_log_to_fill(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.db, "CHECKPOINT_EVERY_S", 0.05)
+    monkeypatch.setattr(bot.core.db, "CHECKPOINT_EVERY_S", 0.05)
     database = Database(Settings(_env_file=None, data_dir=tmp_path / "data"))
     database.migrate()
     try:

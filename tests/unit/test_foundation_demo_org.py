@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.demo.org import SIGNALS_FILE, build_org, quarter_of
-from bot.models import (
+from bot.core.models import (
     Account,
     Opportunity,
     OpportunityStage,
@@ -20,7 +20,7 @@ from bot.models import (
     Territory,
     User,
 )
-from bot.settings import Settings
+from bot.core.settings import Settings
 from tests.conftest import DEMO_DAY
 
 

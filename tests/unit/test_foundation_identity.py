@@ -1,8 +1,8 @@
 import pytest
 from sqlalchemy import func, select
 
-from bot.errors import NotFound, PermissionDenied
-from bot.identity import (
+from bot.core.errors import NotFound, PermissionDenied
+from bot.core.identity import (
     Identity,
     account_clause,
     call_clause,
@@ -13,7 +13,7 @@ from bot.identity import (
     resolve_user,
     visible_account_ids,
 )
-from bot.models import Account, Call, Role, Territory, User
+from bot.core.models import Account, Call, Role, Territory, User
 
 
 def _count_accounts(app, identity: Identity) -> int:

@@ -3,9 +3,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import update
 
-from bot.errors import InvalidInput
-from bot.jobs import JobContext, JobQueue, Worker
-from bot.models import Job, JobStatus
+from bot.core.errors import InvalidInput
+from bot.core.jobs import JobContext
+from bot.infra.jobs import DatabaseJobQueue as JobQueue, Worker
+from bot.core.models import Job, JobStatus
 
 
 def test_dedupe_key_returns_the_existing_job(app) -> None:

@@ -1,7 +1,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from bot.models import Base
+from bot.core.models import Base
 
 
 def test_migrations_build_exactly_the_models_schema(app) -> None:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.language import detect_language, t
-from bot.settings import Settings
+from bot.core.text import detect_language, t
+from bot.core.settings import Settings
 
 
 def test_platform_settings_use_their_standard_names(monkeypatch: pytest.MonkeyPatch) -> None:

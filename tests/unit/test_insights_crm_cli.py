@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 import bot.cli.common as cli_common
 from bot.cli import app as cli
-from bot.errors import InvalidInput, PermissionDenied
-from bot.models import Account, Opportunity, SignalEvent, StageChange, User
+from bot.core.errors import InvalidInput, PermissionDenied
+from bot.core.models import Account, Opportunity, SignalEvent, StageChange, User
 from insights import crm_import
 from insights.crm_import import import_crm
 

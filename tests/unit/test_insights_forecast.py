@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from bot.errors import InvalidInput, NotFound, PermissionDenied
-from bot.models import Actual, ForecastSnapshot
+from bot.core.errors import InvalidInput, NotFound, PermissionDenied
+from bot.core.models import Actual, ForecastSnapshot
 from insights.forecast import WHAT_IF_PARAMETERS, forecast, record_actuals
 from tests.conftest import DEMO_DAY
 
@@ -85,7 +85,7 @@ def test_rep_account_product_scopes_and_months(org_app, identity_of) -> None:
     product = forecast(org_app, rep, "product:LUM-INS", today=DEMO_DAY)
     assert all(p.account for p in product.top_opportunities)
     with org_app.db.session() as session:
-        from bot.models import Account, User
+        from bot.core.models import Account, User
 
         li = session.scalar(select(User).where(User.handle == "li.wei"))
         own_accounts = set(session.scalars(select(Account.name).where(Account.owner_id == li.id)))
@@ -123,7 +123,7 @@ def test_product_forecasts_are_tracked_per_book(org_app, identity_of) -> None:
     assert mine.scope == "product:LUM-INS@rep:li.wei" and theirs.scope == "product:LUM-INS@territory:East China"
     record_actuals(org_app, DEMO_DAY)
     with org_app.db.session() as session:
-        from bot.models import Account, Opportunity, User
+        from bot.core.models import Account, Opportunity, User
 
         actuals = {a.scope_key: a.amount for a in session.scalars(select(Actual).where(Actual.scope_type == "product"))}
         li = session.scalar(select(User).where(User.handle == "li.wei"))

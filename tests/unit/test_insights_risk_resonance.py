@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.errors import ConfigurationError, PermissionDenied
-from bot.models import Account, RiskAlert, SignalEvent, User
+from bot.core.errors import ConfigurationError, PermissionDenied
+from bot.core.models import Account, RiskAlert, SignalEvent, User
 from insights.resonance import load_dimensions, resonance, score_signals
 from insights.risk import evaluate, list_alerts, load_rules
 from tests.conftest import DEMO_DAY

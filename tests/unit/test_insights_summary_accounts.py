@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.errors import PermissionDenied
-from bot.models import Account, Call, User
+from bot.core.errors import PermissionDenied
+from bot.core.models import Account, Call, User
 from insights.accounts import account_overview, my_pipeline
 from insights.summary import territory_summary
 from tests.conftest import DEMO_DAY

@@ -5,7 +5,7 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from bot.errors import InvalidInput, UnsupportedMedia
+from bot.core.errors import InvalidInput, UnsupportedMedia
 from knowledge_base import load_document
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channel import Citation, Reply
+from bot.core.channel import Citation, Reply
 from integrations.wecom import CallbackCrypto, CallbackRejected, render, split_message
 
 TOKEN, AES_KEY, CORP_ID = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"

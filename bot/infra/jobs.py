@@ -1,4 +1,4 @@
-"""Persisted jobs: ack first, work later, and survive a crash.
+"""The database-backed job queue behind `bot.core.jobs.JobQueue`, and its worker threads.
 
 A webhook or CLI command `enqueue`s a job (a row in `jobs`) and returns at once. Workers
 `claim` queued jobs atomically, report progress and a heartbeat, and end them `done` or
@@ -14,59 +14,27 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.db import Database
-from bot.errors import CopilotError
-from bot.models import Job, JobStatus, utcnow
+from bot.core.db import Database
+from bot.core.errors import CopilotError
+from bot.core.jobs import JobHandler, JobListener, JobView
+from bot.core.models import Job, JobStatus, utcnow
 
-__all__ = ["JobQueue", "JobContext", "JobHandler", "JobView", "Worker"]
+__all__ = ["DatabaseJobQueue", "Worker"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class JobView:
-    """A detached, typed snapshot of a job row."""
+class _Context:
+    """A running job's context: its view, and progress reports that are also its heartbeat."""
 
-    id: int
-    kind: str
-    status: JobStatus
-    payload: dict[str, Any]
-    result: dict[str, Any] | None
-    error: str | None
-    progress: float
-    progress_note: str | None
-    attempts: int
-    created_by_id: int | None
-
-    @classmethod
-    def of(cls, job: Job) -> JobView:
-        return cls(
-            id=job.id,
-            kind=job.kind,
-            status=job.status,
-            payload=dict(job.payload or {}),
-            result=job.result,
-            error=job.error,
-            progress=job.progress,
-            progress_note=job.progress_note,
-            attempts=job.attempts,
-            created_by_id=job.created_by_id,
-        )
-
-
-class JobContext:
-    """What a handler gets: its job, and a way to report progress (which is also the heartbeat)."""
-
-    def __init__(self, queue: JobQueue, job: JobView) -> None:
+    def __init__(self, queue: DatabaseJobQueue, job: JobView) -> None:
         self.queue = queue
         self.job = job
 
@@ -74,31 +42,24 @@ class JobContext:
     def payload(self) -> dict[str, Any]:
         return self.job.payload
 
-    @property
-    def db(self) -> Database:
-        return self.queue.db
-
     def progress(self, fraction: float, note: str | None = None) -> None:
         self.queue.set_progress(self.job.id, fraction, note)
 
 
-JobHandler = Callable[[JobContext], "dict[str, Any] | None"]
-
-
-class JobQueue:
+class DatabaseJobQueue:
     def __init__(self, db: Database, *, max_attempts: int = 3, stale_after_s: float = 120.0) -> None:
         self.db = db
         self.max_attempts = max_attempts
         self.stale_after = timedelta(seconds=stale_after_s)
         self._handlers: dict[str, JobHandler] = {}
-        self._listeners: list[Callable[[JobView], None]] = []
+        self._listeners: list[JobListener] = []
         self._wakeup = threading.Event()
 
     # --- registration --------------------------------------------------------------------
     def register(self, kind: str, handler: JobHandler) -> None:
         self._handlers[kind] = handler
 
-    def add_listener(self, listener: Callable[[JobView], None]) -> None:
+    def add_listener(self, listener: JobListener) -> None:
         """Called with every job this process finishes (done or failed), e.g. to tell the user."""
         self._listeners.append(listener)
 
@@ -159,7 +120,7 @@ class JobQueue:
             ).all()
             for job_id in candidates:
                 now = utcnow()
-                taken = session.execute(
+                taken = session.execute(  # type: ignore[attr-defined]  # an UPDATE's result has rowcount
                     update(Job)
                     .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
                     .values(
@@ -171,7 +132,7 @@ class JobQueue:
                 ).rowcount
                 if taken:
                     session.flush()
-                    job = session.get(Job, job_id)
+                    job = session.get_one(Job, job_id)
                     session.refresh(job)
                     return JobView.of(job)
         return None
@@ -202,7 +163,7 @@ class JobQueue:
 
     def recover(self, *, now: datetime | None = None) -> int:
         """Requeue jobs left running by a dead worker; fail those out of attempts."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         cutoff = now - self.stale_after
         requeued = 0
         with self.db.session() as session:
@@ -210,7 +171,7 @@ class JobQueue:
             for job in stale:
                 beat = job.heartbeat_at or job.started_at
                 if beat is not None and beat.tzinfo is None:
-                    beat = beat.replace(tzinfo=timezone.utc)
+                    beat = beat.replace(tzinfo=UTC)
                 if beat is not None and beat > cutoff:
                     continue
                 if job.attempts >= self.max_attempts:
@@ -239,7 +200,7 @@ class JobQueue:
             self.fail(job.id, f"No handler for job kind '{job.kind}'.")
             return self.get(job.id)
         try:
-            result = handler(JobContext(self, job))
+            result = handler(_Context(self, job))
         except CopilotError as exc:
             logger.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
             self.fail(job.id, exc.user_message)
@@ -249,6 +210,8 @@ class JobQueue:
         else:
             self.complete(job.id, result)
         finished = self.get(job.id)
+        if finished is None:  # deleted while it ran: nobody to tell
+            return None
         for listener in self._listeners:
             try:
                 listener(finished)
@@ -266,16 +229,22 @@ class JobQueue:
         self._wakeup.wait(timeout)
         self._wakeup.clear()
 
+    def wake(self) -> None:
+        """Wake the workers waiting for work (new work, or time to stop)."""
+        self._wakeup.set()
+
 
 class Worker:
     """Background threads that run queued jobs until stopped."""
 
-    def __init__(self, queue: JobQueue, *, threads: int = 1, poll_s: float = 1.0, nice: int = 0) -> None:
+    def __init__(self, queue: DatabaseJobQueue, *, threads: int = 1, poll_s: float = 1.0, nice: int = 0) -> None:
         self.queue = queue
         self.poll_s = poll_s
         self.nice = nice
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._loop, name=f"job-worker-{i}", daemon=True) for i in range(threads)]
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"job-worker-{i}", daemon=True) for i in range(threads)
+        ]
 
     def start(self) -> Worker:
         self.queue.recover()
@@ -285,7 +254,7 @@ class Worker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self.queue._wakeup.set()
+        self.queue.wake()
         for thread in self._threads:
             thread.join(timeout)
 

@@ -8,13 +8,13 @@ Slack, WeCom) show that message; internals log the exception with `logger.except
 from __future__ import annotations
 
 __all__ = [
+    "ConfigurationError",
     "CopilotError",
     "InvalidInput",
     "NotFound",
     "PermissionDenied",
-    "UnsupportedMedia",
     "ServiceUnavailable",
-    "ConfigurationError",
+    "UnsupportedMedia",
 ]
 
 

@@ -3,117 +3,62 @@
 It knows who is asking, keeps the conversation's memory, routes files (audio -> call
 analysis job, documents -> knowledge base) and questions (-> the answerer), writes the
 audit log, and tells the user when a background job they started has finished. It knows
-nothing of Slack or WeCom: platforms come in through `bot.channel`.
+nothing of Slack or WeCom: platforms come in through `bot.core.channel`, and the services it
+routes to come in through its ports (`bot.core.ports`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 
-from bot.channel import Channel, InboundMessage, Reply
-from bot.errors import CopilotError, PermissionDenied
-from bot.identity import Identity, can_edit_knowledge, identity_for_platform_user, resolve_user
-from bot.jobs import JobView
-from bot.language import detect_language, t
-from bot.models import AuditLog, Conversation, Message, utcnow
+from bot.core.access import can_add_knowledge
+from bot.core.channel import Channel, InboundMessage, Reply, ReplyKind
+from bot.core.db import SessionFactory
+from bot.core.errors import CopilotError, PermissionDenied
+from bot.core.identity import Identity, identity_for_platform_user, resolve_user
+from bot.core.jobs import JobQueue, JobView
+from bot.core.models import AuditLog, Conversation, JobStatus, Message, utcnow
+from bot.core.ports import (
+    Answerer,
+    AnswerRequest,
+    CallIntake,
+    KnowledgeIntake,
+    ResultFormatter,
+    TokenCallback,
+)
+from bot.core.text import detect_language, t
 
-if TYPE_CHECKING:
-    from bot.app import App
-
-__all__ = [
-    "Copilot",
-    "AnswerRequest",
-    "Answerer",
-    "IngestOutcome",
-    "KnowledgeIntake",
-    "CallIntake",
-    "HISTORY_TURNS",
-    "TokenCallback",
-]
+__all__ = ["HISTORY_TURNS", "Copilot"]
 
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 6  # user+assistant messages kept as memory for follow-ups
 
 
-@dataclass(frozen=True)
-class AnswerRequest:
-    identity: Identity
-    text: str
-    language: str
-    history: list[tuple[str, str]]  # (role, content), oldest first
-    conversation_id: int | None = None
-    command: str | None = None  # a slash command's verb, when the platform had one
 
 
-TokenCallback = Callable[[str], None]
-
-
-class Answerer(Protocol):
-    def answer(self, request: AnswerRequest, on_token: TokenCallback | None = None) -> Reply:
-        """Answer one turn; `on_token` receives the answer's tokens as they are generated."""
-        ...
-
-
-@dataclass(frozen=True)
-class IngestOutcome:
-    doc_id: int
-    title: str
-    version: int
-    chunk_count: int
-    changed: bool  # False when the same content was already there
-
-
-class KnowledgeIntake(Protocol):
-    def add_file(
-        self,
-        identity: Identity,
-        path: Path,
-        *,
-        filename: str | None = None,
-        source: str = "cli",
-        kind: str | None = None,
-        language: str | None = None,
-        title: str | None = None,
-        visibility: str | None = None,
-        account_id: int | None = None,
-    ) -> IngestOutcome:
-        """Add or update one file (idempotent by content hash). Unset metadata is inferred
-        from the file (front matter, headings, text); raises InvalidInput for bad files."""
-        ...
-
-
-class CallIntake(Protocol):
-    def submit(
-        self,
-        identity: Identity,
-        path: Path,
-        *,
-        filename: str,
-        source: str,
-        notify: dict[str, str] | None = None,
-    ) -> tuple[int, int]:
-        """Store the audio, create the call and its analysis job: (call id, job id)."""
-        ...
-
-
-ResultFormatter = Callable[[JobView, str], Reply]
-
-
-@dataclass
 class Copilot:
-    app: App
-    channels: dict[str, Channel] = field(default_factory=dict)
-    formatters: dict[str, ResultFormatter] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.app.jobs.add_listener(self._job_finished)
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        jobs: JobQueue,
+        answerer: Answerer,
+        knowledge: KnowledgeIntake,
+        calls: CallIntake,
+        default_language: str = "en",
+    ) -> None:
+        self.sessions = sessions
+        self.answerer = answerer
+        self.knowledge = knowledge
+        self.calls = calls
+        self.default_language = default_language
+        self.channels: dict[str, Channel] = {}
+        self.formatters: dict[str, ResultFormatter] = {}
+        jobs.add_listener(self._job_finished)
 
     # --- wiring ------------------------------------------------------------------------------
     def register_channel(self, channel: Channel) -> None:
@@ -125,8 +70,8 @@ class Copilot:
 
     # --- identity ----------------------------------------------------------------------------
     def identify(self, message: InboundMessage) -> Identity:
-        language = detect_language(message.text, self.app.settings.default_language)
-        with self.app.db.session() as session:
+        language = detect_language(message.text, self.default_language)
+        with self.sessions() as session:
             if message.platform == "cli":
                 return Identity.from_user(resolve_user(session, message.user_external_id))
             return identity_for_platform_user(
@@ -170,7 +115,7 @@ class Copilot:
             conversation_id=conversation_id,
             command=message.command,
         )
-        reply = self.app.answerer.answer(request, on_token) if on_token else self.app.answerer.answer(request)
+        reply = self.answerer.answer(request, on_token) if on_token else self.answerer.answer(request)
         reply.message_id = self._remember(conversation_id, identity, message.text, reply)
         records = [f"doc:{c.doc_id}" for c in reply.citations] + reply.records
         self._audit(identity, message, "ask", records)
@@ -178,7 +123,7 @@ class Copilot:
 
     def _handle_files(self, message: InboundMessage, identity: Identity, language: str) -> Reply:
         texts: list[str] = []
-        kinds: list[str] = []
+        kinds: list[ReplyKind] = []
         job_id: int | None = None
         for attachment in message.attachments:
             kind = attachment.kind
@@ -191,43 +136,43 @@ class Copilot:
                     "user_external_id": message.user_external_id,
                     "language": language,
                 }
-                call_id, job_id = self.app.calls.submit(
+                call_id, job_id = self.calls.submit(
                     identity, attachment.local_path, filename=attachment.filename, source=message.platform, notify=notify
                 )
-                texts.append(t("call_accepted", language, name=attachment.filename, job=job_id))
+                texts.append(t("call.accepted", language, name=attachment.filename, job=job_id))
                 kinds.append("accepted")
                 self._audit(identity, message, "call_upload", [f"call:{call_id}"])
             elif kind == "document":
-                if not can_edit_knowledge(identity):
-                    texts.append(t("kb_refused", language, name=attachment.filename))
+                if not can_add_knowledge(identity):
+                    texts.append(t("kb.refused", language, name=attachment.filename))
                     kinds.append("refusal")
                     self._audit(identity, message, "kb_add", [], outcome="denied")
                     continue
-                outcome = self.app.knowledge.add_file(
+                outcome = self.knowledge.add_file(
                     identity, attachment.local_path, filename=attachment.filename, source=message.platform
                 )
-                key = "kb_added" if outcome.changed else "kb_unchanged"
+                key = "kb.added" if outcome.changed else "kb.unchanged"
                 texts.append(
                     t(key, language, title=outcome.title, chunks=outcome.chunk_count, version=outcome.version)
                 )
                 kinds.append("answer")
                 self._audit(identity, message, "kb_add", [f"doc:{outcome.doc_id}"])
             elif kind == "image":
-                texts.append(t("image_unsupported", language))
+                texts.append(t("file.image_unsupported", language))
                 kinds.append("refusal")
             else:
-                texts.append(t("file_unsupported", language, name=attachment.filename))
+                texts.append(t("file.unsupported", language, name=attachment.filename))
                 kinds.append("refusal")
         if message.text.strip() and not any(a.kind == "audio" for a in message.attachments):
             # A document with a question: answer the question too, now that the doc is in.
             answer = self._handle_text(message, identity, language)
             texts.append(answer.text)
-        overall = "accepted" if "accepted" in kinds else ("answer" if "answer" in kinds else "refusal")
+        overall: ReplyKind = "accepted" if "accepted" in kinds else ("answer" if "answer" in kinds else "refusal")
         return Reply(text="\n\n".join(texts), kind=overall, job_id=job_id, language=language)
 
     # --- memory ------------------------------------------------------------------------------
     def _load_history(self, message: InboundMessage, identity: Identity) -> tuple[int, list[tuple[str, str]]]:
-        with self.app.db.session() as session:
+        with self.sessions() as session:
             conversation = session.scalar(
                 select(Conversation).where(
                     Conversation.platform == message.platform, Conversation.external_key == message.conversation_key
@@ -248,7 +193,7 @@ class Copilot:
             return conversation.id, [(m.role, m.content) for m in reversed(rows)]
 
     def _remember(self, conversation_id: int, identity: Identity, question: str, reply: Reply) -> int:
-        with self.app.db.session() as session:
+        with self.sessions() as session:
             session.add(Message(conversation_id=conversation_id, user_id=identity.user_id, role="user", content=question))
             answer = Message(
                 conversation_id=conversation_id,
@@ -271,7 +216,7 @@ class Copilot:
     def _audit(
         self, identity: Identity, message: InboundMessage, action: str, records: list[str], outcome: str = "ok"
     ) -> None:
-        with self.app.db.session() as session:
+        with self.sessions() as session:
             session.add(
                 AuditLog(
                     user_id=identity.user_id,
@@ -292,7 +237,7 @@ class Copilot:
         if channel is None:
             return
         language = notify.get("language", "en")
-        if job.status.value == "failed":
+        if job.status is JobStatus.FAILED:
             reply = Reply(text=job.error or t("internal_error", language), kind="error", job_id=job.id, language=language)
         elif job.kind in self.formatters:
             reply = self.formatters[job.kind](job, language)

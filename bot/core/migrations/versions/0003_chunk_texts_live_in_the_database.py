@@ -4,8 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23 15:50:00
 
-Existing chunk texts are copied from Chroma by the retriever the first time it opens
-(`Retriever.chunk_texts_backfilled`), since the vector store is not reachable from here.
+Existing chunk texts are copied from Chroma by migration 0005.
 """
 
 from alembic import op

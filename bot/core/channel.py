@@ -8,20 +8,20 @@ platform's wire format.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 __all__ = [
     "Attachment",
     "AttachmentKind",
-    "InboundMessage",
-    "Citation",
-    "ReplyTable",
-    "ReplyImage",
-    "Reply",
-    "ReplyKind",
     "Channel",
+    "Citation",
+    "InboundMessage",
+    "Reply",
+    "ReplyImage",
+    "ReplyKind",
+    "ReplyTable",
     "attachment_kind",
 ]
 
@@ -68,7 +68,7 @@ class InboundMessage:
     attachments: tuple[Attachment, ...] = ()
     user_email: str | None = None
     command: str | None = None  # a slash command's sub-command: ask, summary, forecast, ...
-    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 `Database(settings)` owns one engine and a session factory. `migrate()` brings the schema to
 Alembic's head; it runs on every start, so a fresh data folder needs no separate step.
+Services receive `Database.session` as their `SessionFactory`: each call is one unit of work.
 """
 
 from __future__ import annotations
@@ -9,26 +10,30 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import ConfigurationError
-from bot.settings import Settings
+from bot.core.errors import ConfigurationError
+from bot.core.settings import Settings
 
-__all__ = ["Database"]
+__all__ = ["Database", "SessionFactory"]
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+"""Opens a unit of work: `with sessions() as session: ...` commits on success, rolls back on error."""
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets webhook threads read while a job writes; busy_timeout waits instead of failing.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -56,11 +61,13 @@ def _writer_lock(path: str) -> threading.Lock:
 
 
 class _TakingTurnsCursor(sqlite3.Cursor):
-    def execute(self, sql, parameters=()):  # noqa: ANN001, ANN201 - DB-API signature
+    connection: _TakingTurnsConnection
+
+    def execute(self, sql: str, parameters: Any = ()) -> Self:
         self.connection.before(sql)
         return super().execute(sql, parameters)
 
-    def executemany(self, sql, seq_of_parameters):  # noqa: ANN001, ANN201
+    def executemany(self, sql: str, seq_of_parameters: Any) -> Self:
         self.connection.before(sql)
         return super().executemany(sql, seq_of_parameters)
 
@@ -87,7 +94,7 @@ class _TakingTurnsConnection(sqlite3.Connection):
             self.holds_writer_lock = False
             self.writer_lock.release()
 
-    def cursor(self, factory=_TakingTurnsCursor):  # noqa: ANN001, ANN201 - DB-API signature
+    def cursor(self, factory: Any = _TakingTurnsCursor) -> Any:
         return super().cursor(factory)
 
     def commit(self) -> None:
@@ -158,6 +165,8 @@ class Database:
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         config.attributes["engine"] = self.engine
+        # Data migrations that reach outside the database (the vector store) read their settings here.
+        config.attributes["settings"] = self.settings
         return config
 
     def migrate(self) -> None:

@@ -14,15 +14,15 @@ import shutil
 from importlib.resources import files
 from pathlib import Path
 
-from bot.errors import ConfigurationError
+from bot.core.errors import ConfigurationError
 
 __all__ = [
-    "set_hub_offline",
-    "whisper_base_dir",
-    "local_llm_path",
     "LOCAL_LLMS",
+    "local_llm_path",
     "minilm_path",
+    "set_hub_offline",
     "sha256_file",
+    "whisper_base_dir",
 ]
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The sales data model (SQLAlchemy 2.x typed ORM).
 
 SQLite by default, PostgreSQL via DATABASE_URL. The schema is owned by Alembic
-(`bot/migrations`); never call `create_all` outside tests of the migrations themselves.
+(`bot/core/migrations`); never call `create_all` outside tests of the migrations themselves.
 Money is stored as float in the opportunity's currency; amounts compared across
 territories are converted by the insights layer.
 """
@@ -9,8 +9,8 @@ territories are converted by the insights layer.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, timezone
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -30,39 +30,41 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
-    "Base",
-    "Role",
-    "Territory",
-    "User",
+    "OPEN_STAGES",
     "Account",
+    "Actual",
+    "AuditLog",
+    "Base",
+    "Call",
+    "CallStatus",
     "Contact",
-    "Product",
+    "Conversation",
+    "Feedback",
+    "ForecastSnapshot",
+    "GapFinding",
+    "Job",
+    "JobStatus",
+    "KnowledgeChunk",
+    "KnowledgeDocument",
+    "Message",
     "Opportunity",
     "OpportunityStage",
     "OpportunityStatus",
-    "StageChange",
-    "SignalEvent",
-    "Target",
-    "ForecastSnapshot",
-    "Actual",
+    "Product",
     "RiskAlert",
-    "Call",
-    "CallStatus",
-    "GapFinding",
-    "KnowledgeDocument",
+    "Role",
+    "SignalEvent",
+    "StageChange",
+    "Target",
+    "Territory",
+    "User",
     "Visibility",
-    "Conversation",
-    "Message",
-    "Job",
-    "JobStatus",
-    "Feedback",
-    "AuditLog",
     "utcnow",
 ]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 naming_convention = {
@@ -76,7 +78,7 @@ naming_convention = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=naming_convention)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -84,20 +86,20 @@ def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, values_callable=lambda e: [m.value for m in e], native_enum=False, length=32)
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     REP = "rep"
     MANAGER = "manager"
     TRAINER = "trainer"
     ADMIN = "admin"
 
 
-class Visibility(str, enum.Enum):
+class Visibility(enum.StrEnum):
     EVERYONE = "everyone"
     TERRITORY = "territory"
     OWNER = "owner"
 
 
-class OpportunityStage(str, enum.Enum):
+class OpportunityStage(enum.StrEnum):
     PROSPECTING = "prospecting"
     QUALIFICATION = "qualification"
     DISCOVERY = "discovery"
@@ -116,20 +118,20 @@ OPEN_STAGES = (
 )
 
 
-class OpportunityStatus(str, enum.Enum):
+class OpportunityStatus(enum.StrEnum):
     OPEN = "open"
     WON = "won"
     LOST = "lost"
 
 
-class CallStatus(str, enum.Enum):
+class CallStatus(enum.StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -358,6 +360,9 @@ class Call(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The territory the call was made in (the owner's at upload): a rep who later moves keeps
+    # their old calls with the old territory's manager.
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territories.id"), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"))
     title: Mapped[str] = mapped_column(String(200))
@@ -471,7 +476,7 @@ class Message(Base):
 
 
 class Job(Base):
-    """A long-running unit of work that survives restarts (see bot.jobs)."""
+    """A long-running unit of work that survives restarts (see bot.core.jobs)."""
 
     __tablename__ = "jobs"
 

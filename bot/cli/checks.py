@@ -14,8 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.model_assets import local_llm_path, minilm_path, whisper_base_dir
-from bot.models import Account, KnowledgeDocument, Opportunity, User
+from bot.core.assets import local_llm_path, minilm_path, whisper_base_dir
+from bot.core.models import Account, KnowledgeDocument, Opportunity, User
 
 __all__ = ["Check", "CheckResult", "CHECKS", "run_checks"]
 

@@ -1,16 +1,16 @@
-"""Alembic environment: uses the engine handed over by bot.db.Database, else the URL."""
+"""Alembic environment: uses the engine handed over by bot.core.db.Database, else the URL."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from bot.models import Base
+from bot.core.models import Base
 
 config = context.config
 target_metadata = Base.metadata
 
 
 def run_migrations() -> None:
-    engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = config.attributes.get("engine") or create_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
         context.configure(
             connection=connection,
