@@ -16,26 +16,37 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.core.assets import set_hub_offline  # noqa: E402
-from bot.core.settings import Settings  # noqa: E402
-from transcription.audio import decode_audio  # noqa: E402
-from transcription.pipeline import analyze_turns, thresholds_from, transcribe_file  # noqa: E402
-from transcription.whisper import ZH_PROMPT, load_model  # noqa: E402
+from bot.core.assets import set_hub_offline
+from bot.core.settings import Settings
+from transcription.audio import decode_audio
+from transcription.pipeline import analyze_turns, thresholds_from, transcribe_file
+from transcription.whisper import ZH_PROMPT, load_model
 
-DEFAULT_FILES = [ROOT / "bot/demo/calls/a1_en_fleet_telematics.flac", ROOT / "bot/demo/calls/a4_zh_auto_parts_maintenance.flac"]
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+DEFAULT_FILES = [
+    ROOT / "bot/demo/calls/a1_en_fleet_telematics.flac",
+    ROOT / "bot/demo/calls/a4_zh_auto_parts_maintenance.flac",
+]
 
 
-def bare(model, path: Path, settings: Settings, language: str) -> float:
+def bare(model: WhisperModel, path: Path, settings: Settings, language: str) -> float:
     audio = decode_audio(path, max_minutes=settings.max_call_minutes)
     started = time.perf_counter()
     for channel in audio.channels:
         segments, _ = model.transcribe(
-            channel, language=language, beam_size=settings.whisper_beam_size, vad_filter=True,
-            initial_prompt=ZH_PROMPT if language == "zh" else None, condition_on_previous_text=False,
+            channel,
+            language=language,
+            beam_size=settings.whisper_beam_size,
+            vad_filter=True,
+            initial_prompt=ZH_PROMPT if language == "zh" else None,
+            condition_on_previous_text=False,
         )
         for _ in segments:
             pass
@@ -58,7 +69,8 @@ def main() -> None:
         transcript = transcribe_file(path, settings)
         analyze_turns(transcript.turns, thresholds_from(settings), transcript.duration)
         pipe_s = time.perf_counter() - t0
-        print(f"{path.name:42} {transcript.duration:8.1f} {bare_s:7.1f} {pipe_s:7.1f} {bare_s / pipe_s:6.2f} {pipe_s / transcript.duration:6.3f}")
+        ratio, rtf = bare_s / pipe_s, pipe_s / transcript.duration
+        print(f"{path.name:42} {transcript.duration:8.1f} {bare_s:7.1f} {pipe_s:7.1f} {ratio:6.2f} {rtf:6.3f}")
     print("note: the CPU may be shared with other work; figures are pessimistic then.")
 
 

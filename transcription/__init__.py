@@ -1,37 +1,33 @@
 """Call recordings: decoding, transcription, conversation metrics, the twelve gaps, coaching.
 
-The service (`transcription.service.CallService`, reached as `App.calls`) is the public entry
-point; these names are for evaluations, benchmarks and tests.
+`transcription.service.CallService` is the entry point the composition root builds;
+`transcription.heatmap.gap_heatmap` is the team view other services read. The names here
+are the pure parts (turns, metrics, gap detection and their results), for evaluations,
+benchmarks and tests. Importing the package loads no speech model and no audio library.
 """
 
-from transcription.audio import DecodedAudio, decode_audio, probe_duration
-from transcription.gaps import GAP_TYPES, Evidence, Finding, GapThresholds, detect_gaps
+from transcription.findings import Coaching, Evidence, Finding, Lesson, RolePlay
+from transcription.gaps import GAP_TYPES, GapThresholds, detect_gaps
 from transcription.metrics import CallMetrics, compute_metrics, is_open_question, questions_in
 from transcription.pipeline import Transcript, analyze_turns, thresholds_from, transcribe_file
 from transcription.turns import Turn
 
 __all__ = [
-    "DecodedAudio",
-    "decode_audio",
-    "probe_duration",
     "GAP_TYPES",
+    "CallMetrics",
+    "Coaching",
     "Evidence",
     "Finding",
     "GapThresholds",
-    "detect_gaps",
-    "CallMetrics",
+    "Lesson",
+    "RolePlay",
+    "Transcript",
+    "Turn",
+    "analyze_turns",
     "compute_metrics",
+    "detect_gaps",
     "is_open_question",
     "questions_in",
-    "Transcript",
-    "analyze_turns",
     "thresholds_from",
     "transcribe_file",
-    "Turn",
-    "turns_from_reference",
 ]
-
-
-def turns_from_reference(sidecar_turns: list[dict]) -> list[Turn]:
-    """Turns from a labelled sidecar's reference `turns` list."""
-    return [Turn(int(t["index"]), t["speaker"], float(t["start"]), float(t["end"]), t["text"]) for t in sidecar_turns]

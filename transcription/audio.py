@@ -7,17 +7,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.core.errors import InvalidInput, UnsupportedMedia
 
-__all__ = ["DecodedAudio", "probe_duration", "decode_audio", "SAMPLE_RATE", "SUPPORTED_SUFFIXES"]
+if TYPE_CHECKING:
+    from av.container import InputContainer
+
+__all__ = ["SAMPLE_RATE", "SUPPORTED_SUFFIXES", "DecodedAudio", "decode_audio", "probe_duration"]
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-SUPPORTED_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".mp4", ".aac", ".flac", ".ogg", ".oga", ".opus", ".webm", ".amr"})
+SUPPORTED_SUFFIXES = frozenset(
+    {".wav", ".mp3", ".m4a", ".mp4", ".aac", ".flac", ".ogg", ".oga", ".opus", ".webm", ".amr"}
+)
 # Below this RMS (about -60 dBFS) a channel holds no speech worth transcribing.
 SILENCE_RMS = 1e-3
 
@@ -44,7 +50,7 @@ def _rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
 
 
-def _open(path: Path, label: str):
+def _open(path: Path, label: str) -> InputContainer:
     import av
 
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:

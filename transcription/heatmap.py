@@ -1,32 +1,32 @@
-"""The manager's gap heat map: reps x gap types, counts and rates over a period."""
+"""The manager's gap heat map: reps x gap types, counts and rates over a period.
+
+Rows are the active reps the caller may look at (`access.team`) in the territory; counts are
+taken over the analysed calls the caller may see (`access.calls`), so a rep who moved keeps
+their old calls on the old territory's map.
+"""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from bot.core import access
+from bot.core.errors import InvalidInput, PermissionDenied
+from bot.core.identity import Identity
+from bot.core.models import Call, CallStatus, GapFinding, Role, Territory, User
+from bot.core.text import gap_label
 from transcription.gaps import GAP_TYPES
 
-__all__ = ["GapHeatmap", "render_heatmap_png"]
+__all__ = ["HEATMAP_VIEWERS", "GapHeatmap", "gap_heatmap", "render_heatmap_png"]
 
-logger = logging.getLogger(__name__)
+HEATMAP_VIEWERS = frozenset({Role.MANAGER, Role.ADMIN, Role.REP})
 
-GAP_LABELS_ZH = {
-    "budget_unclarified": "预算未澄清",
-    "decision_maker_unknown": "决策人未识别",
-    "decision_process_unclear": "决策流程不明",
-    "pain_unexplored": "痛点未深挖",
-    "value_unquantified": "价值未量化",
-    "price_objection_mishandled": "价格异议不当",
-    "competitor_unaddressed": "竞品未回应",
-    "strategy_unlinked": "未关联战略",
-    "concern_unresolved": "顾虑未解决",
-    "next_step_missing": "缺少下一步",
-    "monologue_excess": "讲多听少",
-    "discovery_questions_lacking": "提问不足",
-}
+DateLike = date | datetime | str | None
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,85 @@ class GapHeatmap:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["rows"] = [
-            {"rep": handle, "name": name, "calls": n, "gaps": dict(zip(self.gap_types, counts)), "rates": dict(zip(self.gap_types, rates))}
-            for handle, name, n, counts, rates in zip(self.reps, self.rep_names, self.calls, self.counts, self.rates)
+            {
+                "rep": handle,
+                "name": name,
+                "calls": n,
+                "gaps": dict(zip(self.gap_types, counts, strict=True)),
+                "rates": dict(zip(self.gap_types, rates, strict=True)),
+            }
+            for handle, name, n, counts, rates in zip(
+                self.reps, self.rep_names, self.calls, self.counts, self.rates, strict=True
+            )
         ]
         return data
+
+
+def _as_datetime(value: DateLike, *, end: bool = False) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise InvalidInput(f"'{value}' is not a date. Write dates as YYYY-MM-DD, e.g. 2026-11-23.") from exc
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
+
+
+def gap_heatmap(
+    session: Session,
+    identity: Identity,
+    territory: str | None = None,
+    since: DateLike = None,
+    until: DateLike = None,
+) -> GapHeatmap:
+    """Reps x gap types: how many analysed calls show each gap, and the share of calls.
+
+    The territory defaults to the caller's own; an admin naming none sees every territory.
+    """
+    if identity.role not in HEATMAP_VIEWERS:
+        raise PermissionDenied("Only managers (for their territory) and admins can see the gap heat map.")
+    start, end = _as_datetime(since), _as_datetime(until, end=True)
+    place: Territory | None = None
+    if not (identity.role is Role.ADMIN and territory is None):
+        place = access.find_territory(session, identity, territory)
+    people = select(User).where(User.role == Role.REP, User.active.is_(True), access.team(identity).clause(User))
+    if place is not None:
+        people = people.where(User.territory_id == place.id)
+    reps = session.scalars(people.order_by(User.handle)).all()
+
+    window: list[ColumnElement[bool]] = [Call.status == CallStatus.DONE, access.calls(identity).clause(Call)]
+    if start:
+        window.append(Call.occurred_at >= start)
+    if end:
+        window.append(Call.occurred_at <= end)
+    per_owner = select(Call.owner_id, func.count(Call.id)).where(*window).group_by(Call.owner_id)
+    calls_per: dict[int, int] = dict(session.execute(per_owner).tuples().all())
+    counts_per: dict[tuple[int, str], int] = {
+        (owner, gap): n
+        for owner, gap, n in session.execute(
+            select(Call.owner_id, GapFinding.gap_type, func.count(func.distinct(Call.id)))
+            .join(GapFinding, GapFinding.call_id == Call.id)
+            .where(*window)
+            .group_by(Call.owner_id, GapFinding.gap_type)
+        ).tuples()
+    }
+    counts = [[counts_per.get((rep.id, gap), 0) for gap in GAP_TYPES] for rep in reps]
+    calls = [calls_per.get(rep.id, 0) for rep in reps]
+    rates = [[round(c / n, 3) if n else 0.0 for c in row] for row, n in zip(counts, calls, strict=True)]
+    return GapHeatmap(
+        territory=place.name if place else None,
+        since=start.date().isoformat() if start else None,
+        until=end.date().isoformat() if end else None,
+        reps=[rep.handle for rep in reps],
+        rep_names=[rep.name for rep in reps],
+        gap_types=list(GAP_TYPES),
+        calls=calls,
+        counts=counts,
+        rates=rates,
+    )
 
 
 def _cjk_font() -> str | None:
@@ -57,7 +132,7 @@ def _cjk_font() -> str | None:
         try:
             font_manager.findfont(name, fallback_to_default=False)
             return name
-        except Exception:
+        except Exception:  # not installed: try the next one
             continue
     return None
 
@@ -70,10 +145,11 @@ def render_heatmap_png(heatmap: GapHeatmap, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     font = _cjk_font()
-    labels = [f"{g}\n{GAP_LABELS_ZH[g]}" if font else g for g in heatmap.gap_types]
-    rows = [f"{name} ({n})" for name, n in zip(heatmap.rep_names, heatmap.calls)]
+    labels = [f"{g}\n{gap_label(g, 'zh')}" if font else g for g in heatmap.gap_types]
+    rows = [f"{name} ({n})" for name, n in zip(heatmap.rep_names, heatmap.calls, strict=True)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    with plt.rc_context({"font.sans-serif": [font, "DejaVu Sans"] if font else ["DejaVu Sans"], "axes.unicode_minus": False}):
+    fonts = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    with plt.rc_context({"font.sans-serif": fonts, "axes.unicode_minus": False}):
         fig, ax = plt.subplots(figsize=(max(8, len(labels) * 0.9), max(2.5, 0.6 * len(rows) + 2)))
         data = heatmap.rates or [[0.0] * len(labels)]
         image = ax.imshow(data, cmap="Reds", vmin=0.0, vmax=1.0, aspect="auto")
@@ -92,6 +168,3 @@ def render_heatmap_png(heatmap: GapHeatmap, path: Path) -> Path:
         fig.savefig(path, dpi=110)
         plt.close(fig)
     return path
-
-
-ALL_GAPS = list(GAP_TYPES)

@@ -1,21 +1,37 @@
 """An optional LLM judge: confirms or rejects each rule finding, with structured output.
 
 The rules stay the source of evidence; the judge only answers "is this gap really there?"
-for one finding at a time, so a small local model can do it."""
+for one finding at a time, so a small local model can do it. The composition root picks the
+model (an OpenAI-compatible chat model, or the packaged local one) and hands it in.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from transcription.gaps import Finding
+from bot.core.text import shared_prompt
+from transcription.findings import Finding
 from transcription.turns import Turn
 
-__all__ = ["Verdict", "GapJudge", "ChatModelJudge", "LocalJudge", "apply_judge", "build_judge", "judge_prompt"]
+__all__ = [
+    "ChatModelJudge",
+    "GapJudge",
+    "LocalJudge",
+    "SchemaChooser",
+    "StructuredChatModel",
+    "Verdict",
+    "apply_judge",
+    "judge_prompt",
+    "transcript_text",
+]
 
 logger = logging.getLogger(__name__)
+
+REJECT_BELOW = 0.6  # a rejection less sure than this keeps the rule finding
 
 
 class Verdict(BaseModel):
@@ -28,12 +44,26 @@ class GapJudge(Protocol):
     def judge(self, finding: Finding, transcript: str) -> Verdict: ...
 
 
+class _Invocable(Protocol):
+    def invoke(self, prompt: str, /) -> object: ...
+
+
+class StructuredChatModel(Protocol):
+    """A chat model that can answer in a given schema (langchain's `with_structured_output`)."""
+
+    def with_structured_output(self, schema: type[Verdict], /) -> _Invocable: ...
+
+
+class SchemaChooser(Protocol):
+    """A model whose output is constrained to a JSON schema (the packaged llama.cpp model)."""
+
+    def choose(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> dict[str, Any]: ...
+
+
 def judge_prompt(finding: Finding, transcript: str) -> str:
     evidence = "; ".join(f"[{e.role}] {e.quote or e.note}" for e in finding.evidence)
-    return (
-        "You review a sales call transcript for one coaching gap.\n"
-        f"Gap: {finding.type} - {finding.summary}\nRule evidence: {evidence}\n\n"
-        f"Transcript:\n{transcript}\n\nIs this gap really present? Answer with present, confidence, reason."
+    return shared_prompt("gap_judge").format(
+        gap=finding.type, summary=finding.summary, evidence=evidence, transcript=transcript
     )
 
 
@@ -42,9 +72,9 @@ def transcript_text(turns: list[Turn], limit: int = 6000) -> str:
 
 
 class ChatModelJudge:
-    """Any langchain chat model with structured output (OpenAI-compatible endpoints)."""
+    """Any chat model with structured output (OpenAI-compatible endpoints)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: StructuredChatModel) -> None:
         self._structured = model.with_structured_output(Verdict)
 
     def judge(self, finding: Finding, transcript: str) -> Verdict:
@@ -53,17 +83,19 @@ class ChatModelJudge:
 
 
 class LocalJudge:
-    """The packaged llama.cpp model, its output constrained to the Verdict JSON schema."""
+    """The packaged local model, its output constrained to the Verdict JSON schema."""
 
-    def __init__(self, local_llm: Any) -> None:
-        self._llm = local_llm
+    def __init__(self, model: SchemaChooser) -> None:
+        self._model = model
 
     def judge(self, finding: Finding, transcript: str) -> Verdict:
-        data = self._llm.choose([{"role": "user", "content": judge_prompt(finding, transcript)}], Verdict.model_json_schema())
-        return Verdict.model_validate(data)
+        messages = [{"role": "user", "content": judge_prompt(finding, transcript)}]
+        return Verdict.model_validate(self._model.choose(messages, Verdict.model_json_schema()))
 
 
-def apply_judge(judge: GapJudge | None, findings: list[Finding], turns: list[Turn], reject_below: float = 0.6) -> list[Finding]:
+def apply_judge(
+    judge: GapJudge | None, findings: list[Finding], turns: list[Turn], reject_below: float = REJECT_BELOW
+) -> list[Finding]:
     """Keep confirmed findings (confidence refined); drop confident rejections. A failing judge
     never loses a rule finding."""
     if judge is None:
@@ -79,28 +111,13 @@ def apply_judge(judge: GapJudge | None, findings: list[Finding], turns: list[Tur
             continue
         if not verdict.present and verdict.confidence >= reject_below:
             continue
-        finding.judged_by = "llm"
-        finding.confidence = round((finding.confidence + (verdict.confidence if verdict.present else 1 - verdict.confidence)) / 2, 2)
-        if verdict.reason:
-            finding.summary = f"{finding.summary} ({verdict.reason})"
-        kept.append(finding)
+        agreement = verdict.confidence if verdict.present else 1 - verdict.confidence
+        kept.append(
+            replace(
+                finding,
+                judged_by="llm",
+                confidence=round((finding.confidence + agreement) / 2, 2),
+                summary=f"{finding.summary} ({verdict.reason})" if verdict.reason else finding.summary,
+            )
+        )
     return kept
-
-
-def build_judge(app: Any) -> GapJudge | None:
-    settings = app.settings
-    if settings.gap_llm_judge == "off" or settings.llm_provider == "none":
-        return None
-    if settings.llm_provider == "local" and settings.gap_llm_judge != "always":
-        return None
-    try:
-        if settings.llm_provider == "openai":
-            from integrations.llm import openai_chat_model
-
-            return ChatModelJudge(openai_chat_model(settings))
-        from integrations.llm import LocalLLM
-
-        return LocalJudge(LocalLLM(settings))
-    except Exception:
-        logger.warning("no LLM judge available; rules only", exc_info=True)
-        return None

@@ -8,11 +8,13 @@ Open questions invite the customer to explain (what/how/why/which/who/how much; 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from itertools import pairwise
+from typing import Any
 
 from transcription.turns import Turn
 
-__all__ = ["CallMetrics", "compute_metrics", "questions_in", "is_open_question", "split_sentences"]
+__all__ = ["CallMetrics", "compute_metrics", "is_open_question", "questions_in", "split_sentences"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s*|(?<=[；;])")
 _EN_WH = re.compile(r"\b(what|what's|whats|how|why|which|who|whom|whose|where|when)\b", re.I)
@@ -44,7 +46,9 @@ def is_question(sentence: str) -> bool:
         return True
     if _is_chinese(s):
         # Speech recognition often drops Chinese question marks: the grammar still shows it.
-        return bool(_ZH_QUESTION_HINT.search(s) or (_ZH_WH.search(s) and not _ZH_NOT_WH.search(s)) or _ZH_A_NOT_A.search(s))
+        return bool(
+            _ZH_QUESTION_HINT.search(s) or (_ZH_WH.search(s) and not _ZH_NOT_WH.search(s)) or _ZH_A_NOT_A.search(s)
+        )
     return False
 
 
@@ -86,6 +90,10 @@ class CallMetrics:
     def to_dict(self) -> dict[str, float | int]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallMetrics:
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
 
 def compute_metrics(turns: list[Turn], duration: float | None = None) -> CallMetrics:
     rep = [t for t in turns if t.speaker == "rep"]
@@ -101,10 +109,8 @@ def compute_metrics(turns: list[Turn], duration: float | None = None) -> CallMet
     open_turns = sum(1 for t in rep if any(is_open for _, is_open in questions_in(t.text)))
     span = duration or (turns[-1].end - turns[0].start if turns else 0.0)
     minutes = max(span / 60.0, 1e-6)
-    switches = sum(1 for a, b in zip(turns, turns[1:]) if a.speaker != b.speaker)
-    pauses = [
-        max(0.0, b.start - a.end) for a, b in zip(turns, turns[1:]) if a.speaker == "customer" and b.speaker == "rep"
-    ]
+    switches = sum(1 for a, b in pairwise(turns) if a.speaker != b.speaker)
+    pauses = [max(0.0, b.start - a.end) for a, b in pairwise(turns) if a.speaker == "customer" and b.speaker == "rep"]
     return CallMetrics(
         duration_s=round(span, 2),
         rep_talk_s=round(rep_talk, 2),

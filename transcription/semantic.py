@@ -8,15 +8,16 @@ that door too. It only adds doors: whether the rep answered is still judged by t
 from __future__ import annotations
 
 import logging
-from functools import cache
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
+from transcription.gaps import Doors
 from transcription.metrics import split_sentences
+from transcription.ports import SentenceEmbedder
 from transcription.turns import Turn
 
-__all__ = ["SemanticDoors", "PROTOTYPES"]
+__all__ = ["PROTOTYPES", "SemanticDoors", "semantic_doors"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,24 +62,39 @@ PROTOTYPES: dict[str, list[str]] = {
 }
 
 
-@cache
-def _prototype_vectors(embedder: Any) -> dict[str, np.ndarray]:
-    return {concept: embedder.embed_documents(texts) for concept, texts in PROTOTYPES.items()}
-
-
 class SemanticDoors:
-    def __init__(self, embedder: Any, threshold: float) -> None:
+    def __init__(self, embedder: SentenceEmbedder, threshold: float) -> None:
         self.embedder = embedder
         self.threshold = threshold
+        self._prototypes: dict[str, np.ndarray] | None = None
 
-    def doors(self, turns: list[Turn]) -> dict[str, set[int]]:
+    def _prototype_vectors(self) -> dict[str, np.ndarray]:
+        if self._prototypes is None:  # computed once; a race only computes it twice
+            self._prototypes = {concept: self.embedder.embed_documents(texts) for concept, texts in PROTOTYPES.items()}
+        return self._prototypes
+
+    def doors(self, turns: list[Turn]) -> Doors:
         """concept -> indices of customer turns with a sentence close to one of its prototypes."""
-        sentences = [(t.index, s) for t in turns if t.speaker == "customer" for s in split_sentences(t.text) if len(s) >= 4]
+        sentences = [
+            (t.index, s) for t in turns if t.speaker == "customer" for s in split_sentences(t.text) if len(s) >= 4
+        ]
         if not sentences:
             return {}
         vectors = self.embedder.embed_documents([s for _, s in sentences])
-        found: dict[str, set[int]] = {}
-        for concept, protos in _prototype_vectors(self.embedder).items():
+        found: Doors = {}
+        for concept, protos in self._prototype_vectors().items():
             scores = (vectors @ protos.T).max(axis=1)
             found[concept] = {sentences[i][0] for i in np.flatnonzero(scores >= self.threshold)}
         return found
+
+
+def semantic_doors(load_embedder: Callable[[], SentenceEmbedder], threshold: float) -> SemanticDoors | None:
+    """The embedding matcher, when `threshold` turns it on and the encoder loads; None means
+    cues come from the lexicons only (the rules work without it)."""
+    if threshold <= 0:
+        return None
+    try:
+        return SemanticDoors(load_embedder(), threshold)
+    except Exception:
+        logger.warning("sentence embedder unavailable: gap cues by lexicon only", exc_info=True)
+        return None

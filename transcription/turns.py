@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from transcription.audio import SAMPLE_RATE
 from transcription.whisper import Segment
 
-__all__ = ["Turn", "voiced_islands", "segments_to_turns", "merge_channels", "infer_speakers"]
+__all__ = ["Turn", "infer_speakers", "merge_channels", "segments_to_turns", "voiced_islands"]
 
 FRAME_S = 0.02
 _BREAK = re.compile(r"[\s,.;!?，。；！？、]")
@@ -38,8 +39,19 @@ class Turn:
     def duration(self) -> float:
         return max(0.0, self.end - self.start)
 
-    def to_dict(self) -> dict[str, object]:
-        return {"index": self.index, "speaker": self.speaker, "start": round(self.start, 2), "end": round(self.end, 2), "text": self.text}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "speaker": self.speaker,
+            "start": round(self.start, 2),
+            "end": round(self.end, 2),
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Turn:
+        """A turn as stored with a call, or as listed in a labelled call's reference sidecar."""
+        return cls(int(data["index"]), data["speaker"], float(data["start"]), float(data["end"]), data["text"])
 
 
 def _frame_rms(samples: np.ndarray) -> np.ndarray:
@@ -51,7 +63,9 @@ def _frame_rms(samples: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(frames * frames, axis=1))
 
 
-def voiced_islands(samples: np.ndarray, *, merge_gap_s: float = 1.0, min_len_s: float = 0.15) -> list[tuple[float, float]]:
+def voiced_islands(
+    samples: np.ndarray, *, merge_gap_s: float = 1.0, min_len_s: float = 0.15
+) -> list[tuple[float, float]]:
     """Stretches of speech: frames well above the noise floor, joined across short pauses."""
     rms = _frame_rms(samples)
     if rms.size == 0 or rms.max() <= 0:
@@ -69,25 +83,21 @@ def voiced_islands(samples: np.ndarray, *, merge_gap_s: float = 1.0, min_len_s: 
             islands[-1][1] = int(frame)
         else:
             islands.append([int(frame), int(frame)])
-    return [
-        (a * FRAME_S, (b + 1) * FRAME_S) for a, b in islands if (b + 1 - a) * FRAME_S >= min_len_s
-    ]
+    return [(a * FRAME_S, (b + 1) * FRAME_S) for a, b in islands if (b + 1 - a) * FRAME_S >= min_len_s]
 
 
 def _split_text(text: str, weights: list[float]) -> list[str]:
     """Cut text into len(weights) pieces in proportion to weights, at the nearest break."""
     pieces: list[str] = []
     rest = text
-    total = sum(weights)
     for i, weight in enumerate(weights[:-1]):
         remaining = sum(weights[i:])
-        target = int(round(len(rest) * weight / remaining)) if remaining else 0
+        target = round(len(rest) * weight / remaining) if remaining else 0
         breaks = [m.end() for m in _BREAK.finditer(rest)]
         cut = min(breaks, key=lambda b: abs(b - target)) if breaks else target
         pieces.append(rest[:cut].strip())
         rest = rest[cut:]
     pieces.append(rest.strip())
-    del total
     return pieces
 
 
@@ -117,7 +127,7 @@ def segments_to_turns(
             texts.setdefault(hits[0], []).append(seg.text)
             continue
         weights = [max(0.05, dict(overlaps)[i]) for i in hits]
-        for i, piece in zip(hits, _split_text(seg.text, weights)):
+        for i, piece in zip(hits, _split_text(seg.text, weights), strict=True):
             if piece:
                 texts.setdefault(i, []).append(piece)
     joiner = _joiner(language)
@@ -132,13 +142,13 @@ def merge_channels(per_speaker: dict[str, list[tuple[float, float, str]]], *, la
         ((start, end, text, speaker) for speaker, items in per_speaker.items() for start, end, text in items),
         key=lambda p: p[0],
     )
-    merged: list[list] = []
+    merged: list[tuple[float, float, str, str]] = []
     for start, end, text, speaker in pieces:
         if merged and merged[-1][3] == speaker:
-            merged[-1][1] = max(merged[-1][1], end)
-            merged[-1][2] = f"{merged[-1][2]}{_joiner(language)}{text}"
+            first, last, said, _ = merged[-1]
+            merged[-1] = (first, max(last, end), f"{said}{_joiner(language)}{text}", speaker)
         else:
-            merged.append([start, end, text, speaker])
+            merged.append((start, end, text, speaker))
     return [Turn(i, sp, round(a, 2), round(b, 2), t) for i, (a, b, t, sp) in enumerate(merged)]
 
 

@@ -6,11 +6,9 @@ initial prompt in simplified Chinese, then zhconv for anything left over)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,12 +19,9 @@ from bot.core.settings import Settings
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-__all__ = ["Segment", "load_model", "transcribe", "detect_language", "model_folder", "ZH_PROMPT", "SUPPORTED_LANGUAGES"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["ZH_PROMPT", "Segment", "detect_language", "load_model", "transcribe"]
 
 ZH_PROMPT = "以下是普通话的句子。"
-SUPPORTED_LANGUAGES = ("zh", "en")
 
 _models: dict[tuple[str, str, int], WhisperModel] = {}
 _lock = threading.Lock()
@@ -112,8 +107,3 @@ def transcribe(
         if on_segment is not None:
             on_segment(segment)
     return out
-
-
-def model_folder(settings: Settings) -> Path | None:
-    source = Path(_model_source(settings))
-    return source if source.exists() else None

@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from bot.cli.common import AsUser, JsonFlag, cli_errors, console, emit_json, err_console, get_app, identity_for, progress_bar
+from bot.cli.common import (
+    AsUser,
+    JsonFlag,
+    cli_errors,
+    console,
+    emit_json,
+    err_console,
+    get_app,
+    identity_for,
+    progress_bar,
+)
 from bot.cli.evals import eval_app
 from bot.core.errors import CopilotError
-from bot.core.models import JobStatus
+from bot.core.models import CallStatus, JobStatus
+
+if TYPE_CHECKING:
+    from transcription.findings import Finding
+    from transcription.service import CallAnalysis
 
 __all__ = ["call_app"]
+
+# The demo's labelled sample calls: what `eval gaps` scores unless told another folder.
+SAMPLE_CALLS = Path(__file__).resolve().parents[1] / "demo" / "calls"
 
 call_app = typer.Typer(help="Analyse call recordings and see the team's dialogue gaps.", no_args_is_help=True)
 
@@ -27,24 +44,27 @@ def analyze(
     json_output: JsonFlag = False,
 ) -> None:
     """Transcribe a call, measure it, flag the twelve gaps with evidence, and coach."""
+    from transcription.service import CALL_JOB_KIND
+
     app = get_app()
     identity = identity_for(app, as_user)
     call_id, job_id = app.calls.submit(identity, file, filename=file.name, source="cli")
     # The analysis is a persisted job like any other: run the queue here and show its progress.
-    runner = threading.Thread(target=app.jobs.run_until_idle, args=(("call_analysis",),), daemon=True)
+    runner = threading.Thread(target=app.jobs.run_until_idle, args=((CALL_JOB_KIND,),), daemon=True)
     runner.start()
     with progress_bar() as bar:
         task = bar.add_task(f"Analysing {file.name}", total=100)
         while runner.is_alive():
             job = app.jobs.get(job_id)
             if job is not None:
-                bar.update(task, completed=int(job.progress * 100), description=f"{file.name}: {job.progress_note or job.status.value}")
+                note = job.progress_note or job.status.value
+                bar.update(task, completed=int(job.progress * 100), description=f"{file.name}: {note}")
             runner.join(0.3)
     job = app.jobs.get(job_id)
     if job is not None and job.status is JobStatus.FAILED:
         raise CopilotError(job.error or "The analysis failed.")
     analysis = app.calls.get_analysis(identity, call_id)
-    if analysis.status == "failed":
+    if analysis.status is CallStatus.FAILED:
         raise CopilotError(analysis.error or "The analysis failed.")
     if json_output:
         emit_json(analysis.to_dict())
@@ -52,32 +72,40 @@ def analyze(
     _print_analysis(analysis)
 
 
-def _print_analysis(analysis) -> None:  # noqa: ANN001
-    console.print(f"[bold]{analysis.title}[/bold] ({analysis.language}, {analysis.duration:.0f} s)"
-                  + (" [yellow]speakers inferred[/yellow]" if analysis.speakers_inferred else ""))
+def _print_analysis(analysis: CallAnalysis) -> None:
+    inferred = " [yellow]speakers inferred[/yellow]" if analysis.speakers_inferred else ""
+    console.print(f"[bold]{analysis.title}[/bold] ({analysis.language}, {analysis.duration or 0:.0f} s){inferred}")
     for turn in analysis.transcript:
-        console.print(f"[dim]{turn['start']:6.1f}s[/dim] [bold]{turn['speaker']:>8}[/bold]: {turn['text']}")
+        console.print(f"[dim]{turn.start:6.1f}s[/dim] [bold]{turn.speaker:>8}[/bold]: {turn.text}")
     metrics = analysis.metrics
-    console.print(
-        f"\ntalk ratio {metrics['rep_talk_ratio']:.0%} · longest monologue {metrics['longest_monologue_s']:.0f} s · "
-        f"questions {metrics['question_count']} ({metrics['open_question_count']} open, in {metrics['open_question_turns']} turns) · "
-        f"interactivity {metrics['interactivity']:.1f} switches/min · patience {metrics['patience_s']:.1f} s"
-    )
+    if metrics is not None:
+        console.print(
+            f"\ntalk ratio {metrics.rep_talk_ratio:.0%} · longest monologue {metrics.longest_monologue_s:.0f} s · "
+            f"questions {metrics.question_count} ({metrics.open_question_count} open, "
+            f"in {metrics.open_question_turns} turns) · "
+            f"interactivity {metrics.interactivity:.1f} switches/min · patience {metrics.patience_s:.1f} s"
+        )
     if not analysis.gaps:
         console.print("[green]No gaps found.[/green]")
     for gap in analysis.gaps:
-        console.print(f"\n[red]{gap['type']}[/red] [{gap['severity']}, {gap['confidence']:.0%}] {gap.get('summary', '')}")
-        for evidence in gap["evidence"]:
-            quote = f"{evidence.get('speaker') or ''}: “{evidence['quote']}” " if evidence.get("quote") else ""
-            console.print(f"  {evidence['start']:.0f}-{evidence['end']:.0f}s {quote}[dim]{evidence.get('note', '')}[/dim]")
-        coaching = gap["coaching"]
-        if coaching.get("talk_track"):
-            console.print(f"  [cyan]talk track:[/cyan] {coaching['talk_track']}")
-        for lesson in coaching.get("lessons", []):
-            console.print(f"  [cyan]lesson:[/cyan] {lesson['title']} [dim]({lesson['source']})[/dim]")
-        if coaching.get("roleplay"):
-            play = coaching["roleplay"]
-            console.print(f"  [cyan]role-play:[/cyan] {play['goal']} Customer opens: “{play['opening_line']}”")
+        _print_gap(gap)
+
+
+def _print_gap(gap: Finding) -> None:
+    console.print(f"\n[red]{gap.type}[/red] [{gap.severity}, {gap.confidence:.0%}] {gap.summary}")
+    for evidence in gap.evidence:
+        quote = f"{evidence.speaker or ''}: “{evidence.quote}” " if evidence.quote else ""
+        console.print(f"  {evidence.start:.0f}-{evidence.end:.0f}s {quote}[dim]{evidence.note}[/dim]")
+    coaching = gap.coaching
+    if coaching is None:
+        return
+    if coaching.talk_track:
+        console.print(f"  [cyan]talk track:[/cyan] {coaching.talk_track}")
+    for lesson in coaching.lessons:
+        console.print(f"  [cyan]lesson:[/cyan] {lesson.title} [dim]({lesson.source})[/dim]")
+    if coaching.roleplay is not None:
+        play = coaching.roleplay
+        console.print(f"  [cyan]role-play:[/cyan] {play.goal} Customer opens: “{play.opening_line}”")
 
 
 @call_app.command("show")
@@ -99,11 +127,11 @@ def list_calls(as_user: AsUser = None, json_output: JsonFlag = False) -> None:
     app = get_app()
     calls = app.calls.list_calls(identity_for(app, as_user))
     if json_output:
-        emit_json(calls)
+        emit_json([call.to_dict() for call in calls])
         return
     table = Table("id", "title", "owner", "status", "gaps")
     for call in calls:
-        table.add_row(str(call.id), call.title, call.owner, call.status, ", ".join(call.gap_types))
+        table.add_row(str(call.id), call.title, call.owner, call.status.value, ", ".join(call.gap_types))
     console.print(table)
 
 
@@ -118,7 +146,7 @@ def heatmap(
     json_output: JsonFlag = False,
 ) -> None:
     """Reps x gap types: where the team is weak (managers: their territory)."""
-    from transcription.service import render_heatmap_png
+    from transcription.heatmap import render_heatmap_png
 
     app = get_app()
     data = app.calls.gap_heatmap(identity_for(app, as_user), territory, since, until)
@@ -128,7 +156,7 @@ def heatmap(
         emit_json(data.to_dict() | ({"png": str(png)} if png else {}))
         return
     table = Table("rep", "calls", *[g.replace("_", " ") for g in data.gap_types])
-    for rep, calls, row in zip(data.reps, data.calls, data.counts):
+    for rep, calls, row in zip(data.reps, data.calls, data.counts, strict=True):
         table.add_row(rep, str(calls), *(str(c) if c else "" for c in row))
     console.print(table)
     if png:
@@ -149,7 +177,10 @@ def roleplay(
     if json_output:
         emit_json(play.to_dict())
         return
-    console.print(f"[bold]{play.goal}[/bold]\n{play.persona}\n[cyan]Customer:[/cyan] “{play.opening_line}”\n[dim]{play.instructions}[/dim]")
+    console.print(
+        f"[bold]{play.goal}[/bold]\n{play.persona}\n[cyan]Customer:[/cyan] “{play.opening_line}”\n"
+        f"[dim]{play.instructions}[/dim]"
+    )
 
 
 @call_app.command("progress")
@@ -167,25 +198,38 @@ def progress(
         return
     table = Table("gap", "calls with it", "later calls without", "resolved")
     for item in items:
-        table.add_row(item.gap_type, str(item.calls_with_gap), str(item.later_calls_without), "yes" if item.resolved else "no")
+        resolved = "yes" if item.resolved else "no"
+        table.add_row(item.gap_type, str(item.calls_with_gap), str(item.later_calls_without), resolved)
     console.print(table)
 
 
 @eval_app.command("gaps")
 @cli_errors
 def eval_gaps(
-    calls: Annotated[Path, typer.Option(help="A folder of labelled calls (NAME.flac + NAME.json).")] = Path(__file__).resolve().parents[1] / "demo" / "calls",
-    reference_only: Annotated[bool, typer.Option("--reference-only", help="Skip transcription; score the reference turns only.")] = False,
+    calls: Annotated[Path, typer.Option(help="A folder of labelled calls (NAME.flac + NAME.json).")] = SAMPLE_CALLS,
+    reference_only: Annotated[
+        bool, typer.Option("--reference-only", help="Skip transcription; score the reference turns only.")
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Precision, recall and F1 per gap type and macro-F1, from audio and from reference turns."""
+    # Imported here: the encoder's libraries are heavy, and no other command needs them.
+    from retrieval import build_embedder
     from transcription.evaluation import evaluate_gaps
+    from transcription.semantic import semantic_doors
 
-    app = get_app()
+    settings = get_app().settings
+    semantic = semantic_doors(lambda: build_embedder(settings), settings.gap_semantic_threshold)
     with progress_bar() as bar:
         total = len(list(calls.glob("*.json")))
         task = bar.add_task("Evaluating calls", total=total)
-        result = evaluate_gaps(app.settings, calls, with_audio=not reference_only, progress=lambda _n: bar.advance(task))
+        result = evaluate_gaps(
+            settings,
+            calls,
+            semantic=semantic,
+            with_audio=not reference_only,
+            progress=lambda _name: bar.advance(task),
+        )
     if json_output:
         emit_json(result)
         return

@@ -98,9 +98,17 @@ def test_doors_left_shut_in_chinese() -> None:
         "R: 好的，那您考虑一下，有需要随时联系我。",
     )
     assert gaps(turns) >= {
-        "pain_unexplored", "competitor_unaddressed", "strategy_unlinked", "concern_unresolved",
-        "price_objection_mishandled", "budget_unclarified", "decision_maker_unknown",
-        "decision_process_unclear", "value_unquantified", "next_step_missing", "discovery_questions_lacking",
+        "pain_unexplored",
+        "competitor_unaddressed",
+        "strategy_unlinked",
+        "concern_unresolved",
+        "price_objection_mishandled",
+        "budget_unclarified",
+        "decision_maker_unknown",
+        "decision_process_unclear",
+        "value_unquantified",
+        "next_step_missing",
+        "discovery_questions_lacking",
     }
 
 
