@@ -13,10 +13,12 @@ from datetime import date
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.core import access
 from bot.core.errors import InvalidInput, NotFound, PermissionDenied
 from bot.core.identity import Identity
-from bot.core.access import account_clause, find_account, find_territory as get_territory, require_role
 from bot.core.models import Account, Opportunity, Product, Role, StageChange, Target, Territory, User
+
+__all__ = ["LOST", "OPEN", "WON", "Deal", "Event", "Scope", "data_version", "load_deals", "resolve_scope", "target_for"]
 
 OPEN = ("prospecting", "qualification", "discovery", "proposal", "negotiation")
 WON, LOST = "closed_won", "closed_lost"
@@ -39,9 +41,7 @@ class Deal:
     account: str
     territory_id: int
     owner_id: int
-    owner: str
-    product: str
-    currency: str
+    product: str  # "SKU|name", "" without a product
     segment: str
     key_account: bool
     competitor: str | None
@@ -70,10 +70,8 @@ class Deal:
 def load_deals(session: Session) -> list[Deal]:
     """Every opportunity with its full stage history (two queries)."""
     rows = session.execute(
-        select(Opportunity, Account, User.handle, Territory.currency, Product.sku, Product.name)
+        select(Opportunity, Account, Product.sku, Product.name)
         .join(Account, Opportunity.account_id == Account.id)
-        .join(User, Opportunity.owner_id == User.id)
-        .join(Territory, Account.territory_id == Territory.id)
         .outerjoin(Product, Opportunity.product_id == Product.id)
     ).all()
     history: dict[int, list[Event]] = {}
@@ -82,7 +80,7 @@ def load_deals(session: Session) -> list[Deal]:
             Event(change.changed_on, change.to_stage.value, change.amount, change.expected_close_date)
         )
     deals = []
-    for opp, account, handle, _currency, sku, product_name in rows:
+    for opp, account, sku, product_name in rows:
         events = history.get(opp.id) or [Event(opp.created_date, opp.stage.value, opp.amount, opp.expected_close_date)]
         deals.append(
             Deal(
@@ -92,9 +90,7 @@ def load_deals(session: Session) -> list[Deal]:
                 account=account.name,
                 territory_id=account.territory_id,
                 owner_id=opp.owner_id,
-                owner=handle,
                 product=f"{sku}|{product_name}" if sku else "",
-                currency=opp.currency,
                 segment=account.segment,
                 key_account=account.is_key_account,
                 competitor=opp.competitor,
@@ -124,7 +120,7 @@ class Scope:
     key: str  # canonical key stored in targets/snapshots: territory name, rep handle, account name, product sku
     label: str
     currency: str
-    account_ids: frozenset[int] | None  # None: no account restriction beyond the predicate
+    account_ids: frozenset[int] | None  # None: no account restriction beyond the other fields
     owner_id: int | None = None
     territory_id: int | None = None
     product: str | None = None
@@ -140,15 +136,20 @@ class Scope:
             return False
         if self.territory_id is not None and deal.territory_id != self.territory_id:
             return False
-        if self.product is not None and deal.product.split("|")[0] != self.product:
-            return False
-        return True
+        return self.product is None or deal.product.split("|")[0] == self.product
+
+
+def _territory_currency(session: Session, territory_id: int | None) -> str:
+    if territory_id is None:
+        return "USD"
+    return session.scalar(select(Territory.currency).where(Territory.id == territory_id)) or "USD"
 
 
 def resolve_scope(session: Session, identity: Identity, scope: str) -> Scope:
     """Parse 'territory:NAME' | 'rep:HANDLE' | 'account:NAME' | 'product:SKU_OR_NAME' and check
-    the caller may see it: a rep their own book, a manager their territory, an admin all."""
-    require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see forecasts")
+    the caller may see it (`bot.core.access`): a rep their own book, a manager their territory
+    and its people, an admin all."""
+    access.require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see forecasts")
     kind, _, name = scope.partition(":")
     kind, name = kind.strip().lower(), name.strip()
     if kind not in SCOPE_TYPES or not name:
@@ -157,55 +158,80 @@ def resolve_scope(session: Session, identity: Identity, scope: str) -> Scope:
         )
     if kind == "territory":
         if identity.role is Role.REP:
-            raise PermissionDenied("Reps see their own book: ask for rep:" + identity.handle + " instead of a territory.")
-        territory = get_territory(session, identity, name)
+            raise PermissionDenied(f"Reps see their own book: ask for rep:{identity.handle} instead of a territory.")
+        territory = access.find_territory(session, identity, name, rule=access.territory_forecasts(identity))
         return Scope("territory", territory.name, territory.name, territory.currency, None, territory_id=territory.id)
     if kind == "rep":
-        user = session.scalar(select(User).where(User.handle.ilike(name) | User.email.ilike(name) | User.name.ilike(name)))
+        user = session.scalar(
+            select(User).where(User.handle.ilike(name) | User.email.ilike(name) | User.name.ilike(name))
+        )
         if user is None or user.role is not Role.REP:
             raise NotFound(f"No rep named '{name}'.")
-        allowed = (
-            identity.role is Role.ADMIN
-            or (identity.role is Role.MANAGER and identity.territory_id == user.territory_id)
-            or identity.user_id == user.id
-        )
-        if not allowed:
+        if not access.team(identity).bound(session).allows(user):
             raise PermissionDenied(f"You can't see {user.handle}'s forecast.")
-        currency = session.scalar(select(Territory.currency).where(Territory.id == user.territory_id)) or "USD"
-        return Scope("rep", user.handle, user.name, currency, None, owner_id=user.id)
+        return Scope(
+            "rep", user.handle, user.name, _territory_currency(session, user.territory_id), None, owner_id=user.id
+        )
     if kind == "account":
-        account = find_account(session, identity, name)
-        currency = session.scalar(select(Territory.currency).where(Territory.id == account.territory_id)) or "USD"
-        return Scope("account", account.name, account.name, currency, frozenset({account.id}))
+        account = access.find_account(session, identity, name)
+        return Scope(
+            "account",
+            account.name,
+            account.name,
+            _territory_currency(session, account.territory_id),
+            frozenset({account.id}),
+        )
+    return _product_scope(session, identity, name)
+
+
+def _product_scope(session: Session, identity: Identity, name: str) -> Scope:
+    """A product within the caller's book: the accounts they may see."""
     product = session.scalar(
-        select(Product).where(or_(Product.sku.ilike(name), Product.name.ilike(name), Product.name_zh == name, Product.name.ilike(f"%{name}%")))
+        select(Product).where(
+            or_(
+                Product.sku.ilike(name),
+                Product.name.ilike(name),
+                Product.name_zh == name,
+                Product.name.ilike(f"%{name}%"),
+            )
+        )
     )
     if product is None:
         raise NotFound(f"No product named '{name}'.")
-    visible = frozenset(session.scalars(select(Account.id).where(account_clause(identity))))
-    currencies = set(session.scalars(select(Territory.currency).join(Account, Account.territory_id == Territory.id).where(Account.id.in_(visible))))
-    if len(currencies) > 1:
-        if identity.role is Role.ADMIN:
-            raise InvalidInput(
-                f"{product.name} sells in several currencies ({', '.join(sorted(currencies))}); "
-                "forecast it per territory, e.g. with `--as` a manager or a territory's rep."
-            )
-    currency = currencies.pop() if currencies else product.currency
     # A product forecast covers the caller's book only: the key says whose, so tracked
     # accuracy never mixes a rep's product forecast with their manager's.
     if identity.role is Role.REP:
         key = f"{product.sku}@rep:{identity.handle}"
     elif identity.role is Role.MANAGER:
-        territory_name = session.scalar(select(Territory.name).where(Territory.id == identity.territory_id))
-        key = f"{product.sku}@territory:{territory_name}"
+        if identity.territory_id is None:
+            raise NotFound("You have no territory, so there is no book to forecast a product in.")
+        territory = access.find_territory(session, identity, rule=access.territory_forecasts(identity))
+        key = f"{product.sku}@territory:{territory.name}"
     else:
         key = product.sku
-    return Scope("product", key, product.name, currency, visible, product=product.sku)
+    visible = access.visible_account_ids(session, identity)  # None: every account (admin)
+    currencies = set(
+        session.scalars(
+            select(Territory.currency)
+            .join(Account, Account.territory_id == Territory.id)
+            .where(access.accounts(identity).clause(Account))
+        )
+    )
+    if len(currencies) > 1 and identity.role is Role.ADMIN:
+        raise InvalidInput(
+            f"{product.name} sells in several currencies ({', '.join(sorted(currencies))}); "
+            "forecast it per territory, e.g. with `--as` a manager or a territory's rep."
+        )
+    currency = currencies.pop() if currencies else product.currency
+    account_ids = frozenset(visible) if visible is not None else None
+    return Scope("product", key, product.name, currency, account_ids, product=product.sku)
 
 
 def target_for(session: Session, scope: Scope, period_label: str) -> float | None:
     target = session.scalar(
-        select(Target).where(Target.scope_type == scope.scope_type, Target.scope_key == scope.key, Target.period == period_label)
+        select(Target).where(
+            Target.scope_type == scope.scope_type, Target.scope_key == scope.key, Target.period == period_label
+        )
     )
     if target is not None:
         return target.amount

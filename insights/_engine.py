@@ -32,7 +32,6 @@ class Dynamics:
 
     win_rate: dict[str, float]  # P(win | the deal reached this stage)
     timing: dict[tuple[str, str], float]  # (stage, 'in'|'later') -> P(closes inside the period | it wins)
-    closed_deals: int
     learning_periods: tuple[Period, ...]
 
     def slippage(self, stage: str) -> float:
@@ -85,7 +84,7 @@ def learning_periods(deals: Sequence[Deal], period: Period, as_of: date, limit: 
     if not deals:
         return []
     first_created = min(d.created for d in deals)
-    found = []
+    found: list[Period] = []
     candidate = period.shift(-1)
     while len(found) < limit:
         if candidate.end <= as_of:
@@ -101,14 +100,12 @@ def learning_periods(deals: Sequence[Deal], period: Period, as_of: date, limit: 
 def learn_dynamics(deals: Sequence[Deal], period: Period, as_of: date) -> Dynamics:
     """Learn P(win | stage) from deals closed by `as_of`, and in-period timing (slippage) from
     how deals open at the same point of past periods actually closed."""
-    won_by_stage = {s: 0 for s in OPEN}
-    closed_by_stage = {s: 0 for s in OPEN}
-    closed = 0
+    won_by_stage = dict.fromkeys(OPEN, 0)
+    closed_by_stage = dict.fromkeys(OPEN, 0)
     for deal in deals:
         end = deal.closed
         if end is None or end.day > as_of:
             continue
-        closed += 1
         for stage in OPEN:
             if deal.reached(stage, as_of):
                 closed_by_stage[stage] += 1
@@ -142,7 +139,9 @@ def learn_dynamics(deals: Sequence[Deal], period: Period, as_of: date) -> Dynami
         pooled_open = sum(v for (s, b), v in opened.items() if b == bucket)
         pooled_won = sum(v for (s, b), v in won.items() if b == bucket)
         mean_p = sum(win_rate.values()) / len(win_rate)
-        pooled_timing = min(1.0, (pooled_won / pooled_open) / mean_p) if pooled_open else (0.6 if bucket == "in" else 0.1)
+        pooled_timing = (
+            min(1.0, (pooled_won / pooled_open) / mean_p) if pooled_open else (0.6 if bucket == "in" else 0.1)
+        )
         count = sum(1 for _ in opened)
         typical = pooled_open / max(count, 1) if pooled_open else 1.0
         for stage in OPEN:
@@ -150,7 +149,7 @@ def learn_dynamics(deals: Sequence[Deal], period: Period, as_of: date) -> Dynami
             open_amount = opened.get(key, 0.0) + PRIOR_DEALS * typical
             won_amount = won.get(key, 0.0) + PRIOR_DEALS * typical * pooled_timing * win_rate[stage]
             timing[key] = min(1.0, (won_amount / open_amount) / win_rate[stage])
-    return Dynamics(win_rate, timing, closed, tuple(periods))
+    return Dynamics(win_rate, timing, tuple(periods))
 
 
 def pipeline_estimate(
@@ -327,11 +326,7 @@ def calibrate(rows: Sequence[tuple[float, float, float, float]], level: float) -
         if not subset:
             return 0.5, 1.0
         best = min(WEIGHT_GRID, key=lambda w: sum(abs(a - combine(b, p, s, w)) for b, p, s, a in subset))
-        ratios = [
-            (a - b) / (combine(b, p, s, best) - b)
-            for b, p, s, a in subset
-            if combine(b, p, s, best) - b > 0
-        ]
+        ratios = [(a - b) / (combine(b, p, s, best) - b) for b, p, s, a in subset if combine(b, p, s, best) - b > 0]
         bias = float(np.clip(np.median(ratios), 0.6, 1.6)) if ratios else 1.0
         return best, bias
 
@@ -344,4 +339,6 @@ def calibrate(rows: Sequence[tuple[float, float, float, float]], level: float) -
         forecasts.append(point)
         if point - b > 0:
             residuals.append((a - b) / (point - b) - 1.0)
-    return Calibration(weight, bias, conformal_bounds(residuals, level), len(residuals), tuple(actuals), tuple(forecasts))
+    return Calibration(
+        weight, bias, conformal_bounds(residuals, level), len(residuals), tuple(actuals), tuple(forecasts)
+    )

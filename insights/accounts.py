@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from bot.app import App
+from bot.core import access
 from bot.core.identity import Identity
-from bot.core.access import account_clause, find_account, require_role
 from bot.core.models import (
     OPEN_STAGES,
     Account,
@@ -26,7 +26,20 @@ from bot.core.models import (
 )
 from insights.periods import period_of
 
-__all__ = ["account_overview", "my_pipeline", "AccountOverview", "PipelineView", "OpportunityLine", "StageTotal"]
+__all__ = [
+    "AccountOverview",
+    "ContactLine",
+    "OpportunityLine",
+    "PipelineView",
+    "SignalLine",
+    "StageMove",
+    "StageTotal",
+    "account_overview",
+    "my_pipeline",
+]
+
+RECENT_STAGE_MOVES = 8
+LATEST_SIGNALS = 10
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,39 @@ class OpportunityLine:
 
 
 @dataclass(frozen=True)
+class ContactLine:
+    name: str
+    title: str | None
+    buying_role: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class StageMove:
+    opportunity: str
+    from_stage: str | None
+    to_stage: str
+    on: str
+    amount: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "opportunity": self.opportunity,
+            "from": self.from_stage,
+            "to": self.to_stage,
+            "on": self.on,
+            "amount": self.amount,
+        }
+
+
+@dataclass(frozen=True)
+class SignalLine:
+    signal: str
+    value: float
+    at: str
+
+
+@dataclass(frozen=True)
 class AccountOverview:
     id: int
     name: str
@@ -55,13 +101,15 @@ class AccountOverview:
     territory: str
     owner: str
     key_account: bool
-    contacts: list[dict[str, Any]]
+    contacts: list[ContactLine]
     open_opportunities: list[OpportunityLine]
-    recent_stage_changes: list[dict[str, Any]]
-    latest_signals: list[dict[str, Any]]
+    recent_stage_changes: list[StageMove]
+    latest_signals: list[SignalLine]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["recent_stage_changes"] = [move.to_dict() for move in self.recent_stage_changes]
+        return data
 
 
 @dataclass(frozen=True)
@@ -87,89 +135,136 @@ class PipelineView:
         return asdict(self)
 
 
-def _line(session, opp: Opportunity, account: Account, today: date) -> OpportunityLine:  # noqa: ANN001
+def _line(session: Session, opp: Opportunity, account: Account, today: date) -> OpportunityLine:
     last = session.scalar(
-        select(StageChange.changed_on).where(StageChange.opportunity_id == opp.id).order_by(StageChange.changed_at.desc()).limit(1)
+        select(StageChange.changed_on)
+        .where(StageChange.opportunity_id == opp.id)
+        .order_by(StageChange.changed_at.desc())
+        .limit(1)
     )
     owner = session.get(User, opp.owner_id)
     return OpportunityLine(
-        id=opp.id, name=opp.name, account=account.name, owner=owner.handle if owner else "",
-        amount=opp.amount, currency=opp.currency, stage=opp.stage.value,
+        id=opp.id,
+        name=opp.name,
+        account=account.name,
+        owner=owner.handle if owner else "",
+        amount=opp.amount,
+        currency=opp.currency,
+        stage=opp.stage.value,
         expected_close=opp.expected_close_date.isoformat(),
         days_in_stage=(today - last).days if last else (today - opp.created_date).days,
         competitor=opp.competitor,
     )
 
 
-def account_overview(app: App, identity: Identity, account: str, *, today: date | None = None) -> AccountOverview:
+def account_overview(
+    session: Session, identity: Identity, account: str, *, today: date | None = None
+) -> AccountOverview:
     """One account the caller may see: facts, contacts with buying roles, open opportunities,
     the last stage moves and the latest buyer signals."""
-    require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see accounts")
+    access.require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see accounts")
     day = today or date.today()
-    with app.db.session() as session:
-        found = find_account(session, identity, account)
-        territory = session.get(Territory, found.territory_id)
-        owner = session.get(User, found.owner_id)
-        contacts = session.scalars(select(Contact).where(Contact.account_id == found.id).order_by(Contact.id))
-        opps = session.scalars(
-            select(Opportunity).where(Opportunity.account_id == found.id, Opportunity.status == OpportunityStatus.OPEN)
-            .order_by(Opportunity.expected_close_date)
-        ).all()
-        changes = session.execute(
-            select(StageChange, Opportunity.name).join(Opportunity, StageChange.opportunity_id == Opportunity.id)
-            .where(Opportunity.account_id == found.id).order_by(StageChange.changed_at.desc()).limit(8)
-        ).all()
-        signals = session.scalars(
-            select(SignalEvent).where(SignalEvent.account_id == found.id,
-                                      SignalEvent.occurred_at <= datetime.combine(day, time.max, tzinfo=timezone.utc))
-            .order_by(SignalEvent.occurred_at.desc()).limit(10)
-        ).all()
-        return AccountOverview(
-            id=found.id, name=found.name, name_en=found.name_en, industry=found.industry, segment=found.segment,
-            employees=found.employees, city=found.city, territory=territory.name if territory else "",
-            owner=owner.name if owner else "", key_account=found.is_key_account,
-            contacts=[{"name": c.name, "title": c.title, "buying_role": c.buying_role, "email": c.email} for c in contacts],
-            open_opportunities=[_line(session, o, found, day) for o in opps],
-            recent_stage_changes=[
-                {"opportunity": name, "from": c.from_stage.value if c.from_stage else None, "to": c.to_stage.value,
-                 "on": c.changed_on.isoformat(), "amount": c.amount}
-                for c, name in changes
-            ],
-            latest_signals=[{"signal": s.signal_type, "value": s.value, "at": s.occurred_at.isoformat()} for s in signals],
+    found = access.find_account(session, identity, account)
+    territory = session.get(Territory, found.territory_id)
+    owner = session.get(User, found.owner_id)
+    contacts = session.scalars(select(Contact).where(Contact.account_id == found.id).order_by(Contact.id))
+    visible_opportunities = access.opportunities(identity).clause(Opportunity)
+    opps = session.scalars(
+        select(Opportunity)
+        .where(Opportunity.account_id == found.id, Opportunity.status == OpportunityStatus.OPEN, visible_opportunities)
+        .order_by(Opportunity.expected_close_date)
+    ).all()
+    changes = session.execute(
+        select(StageChange, Opportunity.name)
+        .join(Opportunity, StageChange.opportunity_id == Opportunity.id)
+        .where(Opportunity.account_id == found.id, visible_opportunities)
+        .order_by(StageChange.changed_at.desc())
+        .limit(RECENT_STAGE_MOVES)
+    ).all()
+    signals = session.scalars(
+        select(SignalEvent)
+        .where(
+            SignalEvent.account_id == found.id, SignalEvent.occurred_at <= datetime.combine(day, time.max, tzinfo=UTC)
         )
+        .order_by(SignalEvent.occurred_at.desc())
+        .limit(LATEST_SIGNALS)
+    ).all()
+    return AccountOverview(
+        id=found.id,
+        name=found.name,
+        name_en=found.name_en,
+        industry=found.industry,
+        segment=found.segment,
+        employees=found.employees,
+        city=found.city,
+        territory=territory.name if territory else "",
+        owner=owner.name if owner else "",
+        key_account=found.is_key_account,
+        contacts=[ContactLine(c.name, c.title, c.buying_role, c.email) for c in contacts],
+        open_opportunities=[_line(session, o, found, day) for o in opps],
+        recent_stage_changes=[
+            StageMove(
+                opportunity=name,
+                from_stage=c.from_stage.value if c.from_stage else None,
+                to_stage=c.to_stage.value,
+                on=c.changed_on.isoformat(),
+                amount=c.amount,
+            )
+            for c, name in changes
+        ],
+        latest_signals=[SignalLine(s.signal_type, s.value, s.occurred_at.isoformat()) for s in signals],
+    )
 
 
-def my_pipeline(app: App, identity: Identity, *, today: date | None = None) -> PipelineView:
+def _own_target(session: Session, identity: Identity, period_label: str) -> Target | None:
+    """The caller's quota for the period: a rep's own, a manager's territory's (none without one)."""
+    if identity.role is Role.REP:
+        scope_type, key = "rep", identity.handle
+    elif identity.role is Role.MANAGER and identity.territory_id is not None:
+        territory = session.get(Territory, identity.territory_id)
+        if territory is None:
+            return None
+        scope_type, key = "territory", territory.name
+    else:
+        return None
+    return session.scalar(
+        select(Target).where(Target.scope_type == scope_type, Target.scope_key == key, Target.period == period_label)
+    )
+
+
+def my_pipeline(session: Session, identity: Identity, *, today: date | None = None) -> PipelineView:
     """The caller's open opportunities by stage (a manager: their territory's), with coverage
     of the rest of this quarter's target."""
-    require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see a pipeline")
+    access.require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see a pipeline")
     day = today or date.today()
     period = period_of(day)
-    with app.db.session() as session:
-        rows = session.execute(
-            select(Opportunity, Account).join(Account, Opportunity.account_id == Account.id)
-            .where(Opportunity.status == OpportunityStatus.OPEN, account_clause(identity))
-            .order_by(Opportunity.expected_close_date)
-        ).all()
-        lines = [_line(session, o, a, day) for o, a in rows]
-        if identity.role is Role.REP:
-            scope_type, key = "rep", identity.handle
-        elif identity.role is Role.MANAGER and identity.territory_id:
-            scope_type, key = "territory", session.get(Territory, identity.territory_id).name
-        else:
-            scope_type, key = "", ""
-        target_row = session.scalar(select(Target).where(Target.scope_type == scope_type, Target.scope_key == key, Target.period == period.label)) if key else None
-        won = session.execute(
-            select(Opportunity.amount).join(Account, Opportunity.account_id == Account.id)
-            .where(Opportunity.status == OpportunityStatus.WON, account_clause(identity),
-                   Opportunity.closed_date >= period.start, Opportunity.closed_date <= day)
-        ).scalars().all()
+    visible = access.opportunities(identity).clause(Opportunity)
+    rows = session.execute(
+        select(Opportunity, Account)
+        .join(Account, Opportunity.account_id == Account.id)
+        .where(Opportunity.status == OpportunityStatus.OPEN, visible)
+        .order_by(Opportunity.expected_close_date)
+    ).all()
+    lines = [_line(session, o, a, day) for o, a in rows]
+    target_row = _own_target(session, identity, period.label)
+    won = session.scalars(
+        select(Opportunity.amount).where(
+            Opportunity.status == OpportunityStatus.WON,
+            visible,
+            Opportunity.closed_date >= period.start,
+            Opportunity.closed_date <= day,
+        )
+    ).all()
     currencies = {line.currency for line in lines}
     by_stage = [
-        StageTotal(s.value, sum(1 for l in lines if l.stage == s.value), sum(l.amount for l in lines if l.stage == s.value))
+        StageTotal(
+            s.value,
+            sum(1 for line in lines if line.stage == s.value),
+            sum(line.amount for line in lines if line.stage == s.value),
+        )
         for s in OPEN_STAGES
     ]
-    closing = sum(l.amount for l in lines if l.expected_close <= period.end.isoformat())
+    closing = sum(line.amount for line in lines if line.expected_close <= period.end.isoformat())
     target = target_row.amount if target_row else None
     remaining = max((target or 0.0) - sum(won), 0.0)
     return PipelineView(
@@ -177,7 +272,7 @@ def my_pipeline(app: App, identity: Identity, *, today: date | None = None) -> P
         period=period.label,
         currency=",".join(sorted(currencies)) or (target_row.currency if target_row else ""),
         by_stage=by_stage,
-        open_total=sum(l.amount for l in lines),
+        open_total=sum(line.amount for line in lines),
         closing_this_period=closing,
         target=target,
         coverage=round(closing / remaining, 3) if target is not None and remaining > 0 else None,

@@ -3,25 +3,31 @@ column-mapping YAML, so a Salesforce- or HubSpot-style export loads without code
 
 Rows are validated one by one; a bad row is reported with its file and line and skipped
 (`strict=True` refuses the whole import instead). Records are matched on their CRM id
-(`external_id`), so re-importing the same export changes nothing. All writes happen in one
-transaction: an import is never half-done.
+(`external_id`), so re-importing the same export changes nothing.
+
+All writes happen in the caller's session, one transaction, so an import is never half-done:
+the caller's commit is the import's, and an error (a crash included) leaves the caller's
+`with app.db.session()` to roll it all back. A dry run, and a strict import with rejected rows,
+roll the session back themselves before returning or raising, so nothing is written whatever
+the caller does next. Pass a fresh session: that rollback discards everything it holds.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import yaml
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from bot.app import App
+from bot.core import access
 from bot.core.errors import ConfigurationError, InvalidInput
 from bot.core.identity import Identity
-from bot.core.access import require_role
 from bot.core.models import (
     Account,
     Opportunity,
@@ -35,7 +41,7 @@ from bot.core.models import (
     User,
 )
 
-__all__ = ["import_crm", "ImportReport", "Reject", "MAPPINGS_DIR"]
+__all__ = ["MAPPINGS_DIR", "ImportReport", "Reject", "import_crm"]
 MAPPINGS_DIR = Path(__file__).with_name("crm_mappings")
 ORDER = ("teams", "accounts", "opportunities", "activities")
 REQUIRED = {
@@ -44,8 +50,17 @@ REQUIRED = {
     "opportunities": ("external_id", "name", "account", "amount", "stage", "close_date"),
     "activities": ("account", "type", "date"),
 }
-CRM_PROBABILITY = {"prospecting": 0.1, "qualification": 0.2, "discovery": 0.35, "proposal": 0.55,
-                   "negotiation": 0.8, "closed_won": 1.0, "closed_lost": 0.0}
+CRM_PROBABILITY = {
+    "prospecting": 0.1,
+    "qualification": 0.2,
+    "discovery": 0.35,
+    "proposal": 0.55,
+    "negotiation": 0.8,
+    "closed_won": 1.0,
+    "closed_lost": 0.0,
+}
+
+Outcome: TypeAlias = Literal["created", "updated", "unchanged"]
 
 
 @dataclass(frozen=True)
@@ -57,11 +72,14 @@ class Reject:
 
 @dataclass
 class ImportReport:
-    created: dict[str, int] = field(default_factory=lambda: {k: 0 for k in ORDER})
-    updated: dict[str, int] = field(default_factory=lambda: {k: 0 for k in ORDER})
-    unchanged: dict[str, int] = field(default_factory=lambda: {k: 0 for k in ORDER})
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ORDER, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ORDER, 0))
+    unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ORDER, 0))
     rejects: list[Reject] = field(default_factory=list)
     dry_run: bool = False
+
+    def count(self, outcome: Outcome, kind: str) -> None:
+        {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}[outcome][kind] += 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,45 +112,55 @@ class _Mapping:
         self.default_currency = data.get("default_currency", "USD")
 
 
-def import_crm(app: App, identity: Identity, folder: Path, mapping: Path, *, strict: bool = False, dry_run: bool = False) -> ImportReport:
-    """Import a CRM export folder with a mapping file (admin only); see the module docstring."""
-    require_role(identity, Role.ADMIN, action="import CRM data")
+def import_crm(
+    session: Session,
+    identity: Identity,
+    folder: Path,
+    mapping: Path,
+    *,
+    strict: bool = False,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Import a CRM export folder with a mapping file (admin only) into `session`; see the
+    module docstring for what is written when."""
+    access.require_role(identity, Role.ADMIN, action="import CRM data")
     spec = _Mapping(mapping)
     report = ImportReport(dry_run=dry_run)
     folder = Path(folder)
-    with app.db.session() as session:
-        for kind in ORDER:
-            if kind not in spec.files:
-                continue
-            file_spec = spec.files[kind]
-            path = folder / file_spec["file"]
-            if not path.is_file():
-                raise InvalidInput(f"{kind}: file {path} not found.")
-            columns: dict[str, str] = file_spec["columns"]
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                reader = csv.DictReader(handle)
-                header = reader.fieldnames or []
-                absent = [columns[c] for c in REQUIRED[kind] if columns[c] not in header]
-                if absent:
-                    raise InvalidInput(f"{path.name}: missing column(s) {', '.join(absent)} (see the mapping {mapping.name}).")
-                for row in reader:
-                    values = {field_name: (row.get(source) or "").strip() for field_name, source in columns.items()}
-                    try:
-                        # Importers validate a row completely before writing any of it, so a
-                        # rejected row leaves nothing behind (no savepoints: pysqlite's are unsafe).
-                        outcome = _IMPORTERS[kind](session, spec, values)
-                    except _RowError as exc:
-                        report.rejects.append(Reject(path.name, reader.line_num, str(exc)))
-                        continue
-                    {"created": report.created, "updated": report.updated, "unchanged": report.unchanged}[outcome][kind] += 1
-        if strict and report.rejects:
-            session.rollback()
-            raise InvalidInput(
-                f"{len(report.rejects)} row(s) rejected, nothing imported (strict): "
-                + "; ".join(f"{r.file}:{r.line} {r.reason}" for r in report.rejects[:5])
-            )
-        if dry_run:
-            session.rollback()
+    for kind in ORDER:
+        if kind not in spec.files:
+            continue
+        file_spec = spec.files[kind]
+        path = folder / file_spec["file"]
+        if not path.is_file():
+            raise InvalidInput(f"{kind}: file {path} not found.")
+        columns: dict[str, str] = file_spec["columns"]
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            absent = [columns[c] for c in REQUIRED[kind] if columns[c] not in header]
+            if absent:
+                raise InvalidInput(
+                    f"{path.name}: missing column(s) {', '.join(absent)} (see the mapping {mapping.name})."
+                )
+            for row in reader:
+                values = {field_name: (row.get(source) or "").strip() for field_name, source in columns.items()}
+                try:
+                    # Importers validate a row completely before writing any of it, so a
+                    # rejected row leaves nothing behind (no savepoints: pysqlite's are unsafe).
+                    outcome = _IMPORTERS[kind](session, spec, values)
+                except _RowError as exc:
+                    report.rejects.append(Reject(path.name, reader.line_num, str(exc)))
+                    continue
+                report.count(outcome, kind)
+    if strict and report.rejects:
+        session.rollback()
+        raise InvalidInput(
+            f"{len(report.rejects)} row(s) rejected, nothing imported (strict): "
+            + "; ".join(f"{r.file}:{r.line} {r.reason}" for r in report.rejects[:5])
+        )
+    if dry_run:
+        session.rollback()
     return report
 
 
@@ -166,14 +194,14 @@ def _number(text: str, name: str) -> float:
     return value
 
 
-def _user(session, ref: str) -> User:  # noqa: ANN001
+def _user(session: Session, ref: str) -> User:
     user = session.scalar(select(User).where((User.handle == ref) | (User.email.ilike(ref))))
     if user is None:
         raise _RowError(f"unknown user '{ref}' (import teams first)")
     return user
 
 
-def _territory(session, spec: _Mapping, name: str, currency: str | None) -> Territory:  # noqa: ANN001
+def _territory(session: Session, spec: _Mapping, name: str, currency: str | None) -> Territory:
     territory = session.scalar(select(Territory).where(Territory.name.ilike(name) | (Territory.name_zh == name)))
     if territory is None:
         territory = Territory(name=name, currency=(currency or spec.default_currency).upper()[:3])
@@ -182,13 +210,15 @@ def _territory(session, spec: _Mapping, name: str, currency: str | None) -> Terr
     return territory
 
 
-def _teams(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN001
+def _teams(session: Session, spec: _Mapping, v: dict[str, str]) -> Outcome:
     _required(v, "handle", "name", "email", "role")
     role_text = spec.role_map.get(v["role"].lower(), v["role"].lower())
     try:
         role = Role(role_text)
     except ValueError:
-        raise _RowError(f"role '{v['role']}' is not one of rep, manager, trainer, admin (or mapped in role_map)") from None
+        raise _RowError(
+            f"role '{v['role']}' is not one of rep, manager, trainer, admin (or mapped in role_map)"
+        ) from None
     if "@" not in v["email"]:
         raise _RowError(f"email '{v['email']}' is not an email address")
     user = session.scalar(select(User).where(User.handle == v["handle"]))
@@ -196,8 +226,13 @@ def _teams(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN001
     if clash is not None:
         raise _RowError(f"email {v['email']} already belongs to {clash.handle}")
     territory = _territory(session, spec, v["territory"], v.get("currency")) if v.get("territory") else None
-    fields = {"name": v["name"], "email": v["email"].lower(), "role": role, "territory_id": territory.id if territory else None,
-              "language": v.get("language") or "en"}
+    fields = {
+        "name": v["name"],
+        "email": v["email"].lower(),
+        "role": role,
+        "territory_id": territory.id if territory else None,
+        "language": v.get("language") or "en",
+    }
     if user is None:
         session.add(User(handle=v["handle"], **fields))
         session.flush()
@@ -205,7 +240,7 @@ def _teams(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN001
     return _update(user, fields)
 
 
-def _update(row: Any, fields: dict[str, Any]) -> str:
+def _update(row: object, fields: dict[str, Any]) -> Outcome:
     changed = False
     for key, value in fields.items():
         if getattr(row, key) != value:
@@ -214,7 +249,7 @@ def _update(row: Any, fields: dict[str, Any]) -> str:
     return "updated" if changed else "unchanged"
 
 
-def _accounts(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN001
+def _accounts(session: Session, spec: _Mapping, v: dict[str, str]) -> Outcome:
     _required(v, "external_id", "name", "territory", "owner")
     owner = _user(session, v["owner"])
     segment = spec.segment_map.get((v.get("segment") or "").lower(), (v.get("segment") or "mid_market").lower())
@@ -226,10 +261,15 @@ def _accounts(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN00
         raise _RowError(f"an account named '{v['name']}' already exists with another CRM id")
     territory = _territory(session, spec, v["territory"], v.get("currency"))
     fields = {
-        "name": v["name"], "name_en": v.get("name_en") or None, "industry": v.get("industry") or "unknown",
+        "name": v["name"],
+        "name_en": v.get("name_en") or None,
+        "industry": v.get("industry") or "unknown",
         "employees": employees,
-        "segment": segment, "city": v.get("city") or None, "country": v.get("country") or None,
-        "territory_id": territory.id, "owner_id": owner.id,
+        "segment": segment,
+        "city": v.get("city") or None,
+        "country": v.get("country") or None,
+        "territory_id": territory.id,
+        "owner_id": owner.id,
         "is_key_account": (v.get("key_account") or "").lower() in ("1", "true", "yes", "y", "是"),
     }
     if account is None:
@@ -239,7 +279,7 @@ def _accounts(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN00
     return _update(account, fields)
 
 
-def _opportunities(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN001
+def _opportunities(session: Session, spec: _Mapping, v: dict[str, str]) -> Outcome:
     _required(v, "external_id", "name", "account", "amount", "stage", "close_date")
     account = session.scalar(select(Account).where(Account.external_id == v["account"]))
     if account is None:
@@ -254,17 +294,29 @@ def _opportunities(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: 
     created = _date(spec, v["created"], "created") if v.get("created") else close
     if created > close:
         raise _RowError("created date is after the close date")
-    owner = _user(session, v["owner"]) if v.get("owner") else session.get(User, account.owner_id)
+    owner = _user(session, v["owner"]) if v.get("owner") else account.owner
     product = None
     if v.get("product"):
-        product = session.scalar(select(Product).where(Product.sku.ilike(v["product"]) | Product.name.ilike(v["product"])))
-    territory = session.get(Territory, account.territory_id)
-    status = {"closed_won": OpportunityStatus.WON, "closed_lost": OpportunityStatus.LOST}.get(stage.value, OpportunityStatus.OPEN)
+        product = session.scalar(
+            select(Product).where(Product.sku.ilike(v["product"]) | Product.name.ilike(v["product"]))
+        )
+    territory = account.territory
+    status = {"closed_won": OpportunityStatus.WON, "closed_lost": OpportunityStatus.LOST}.get(
+        stage.value, OpportunityStatus.OPEN
+    )
     fields = {
-        "name": v["name"], "account_id": account.id, "owner_id": owner.id, "product_id": product.id if product else None,
-        "amount": amount, "currency": (v.get("currency") or territory.currency).upper()[:3], "stage": stage,
-        "probability": CRM_PROBABILITY[stage.value], "status": status, "created_date": created,
-        "expected_close_date": close, "closed_date": close if status is not OpportunityStatus.OPEN else None,
+        "name": v["name"],
+        "account_id": account.id,
+        "owner_id": owner.id,
+        "product_id": product.id if product else None,
+        "amount": amount,
+        "currency": (v.get("currency") or territory.currency).upper()[:3],
+        "stage": stage,
+        "probability": CRM_PROBABILITY[stage.value],
+        "status": status,
+        "created_date": created,
+        "expected_close_date": close,
+        "closed_date": close if status is not OpportunityStatus.OPEN else None,
         "competitor": v.get("competitor") or None,
     }
     opp = session.scalar(select(Opportunity).where(Opportunity.external_id == v["external_id"]))
@@ -274,22 +326,55 @@ def _opportunities(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: 
         session.flush()
         _history(session, opp, None, OpportunityStage.PROSPECTING, created, amount, close)
         if stage is not OpportunityStage.PROSPECTING:
-            _history(session, opp, OpportunityStage.PROSPECTING, stage, close if status is not OpportunityStatus.OPEN else created, amount, close)
+            _history(
+                session,
+                opp,
+                OpportunityStage.PROSPECTING,
+                stage,
+                close if status is not OpportunityStatus.OPEN else created,
+                amount,
+                close,
+            )
         return "created"
     previous = opp.stage
     outcome = _update(opp, fields)
     if previous is not stage:
         # The export shows the stage today: record the move, so forecasts learn from it.
-        _history(session, opp, previous, stage, close if status is not OpportunityStatus.OPEN else date.today(), amount, close)
+        _history(
+            session,
+            opp,
+            previous,
+            stage,
+            close if status is not OpportunityStatus.OPEN else date.today(),
+            amount,
+            close,
+        )
     return outcome
 
 
-def _history(session, opp: Opportunity, old, new, day: date, amount: float, close: date) -> None:  # noqa: ANN001
-    session.add(StageChange(opportunity_id=opp.id, from_stage=old, to_stage=new, changed_on=day,
-                            changed_at=datetime.combine(day, time(12), tzinfo=timezone.utc), amount=amount, expected_close_date=close))
+def _history(
+    session: Session,
+    opp: Opportunity,
+    old: OpportunityStage | None,
+    new: OpportunityStage,
+    day: date,
+    amount: float,
+    close: date,
+) -> None:
+    session.add(
+        StageChange(
+            opportunity_id=opp.id,
+            from_stage=old,
+            to_stage=new,
+            changed_on=day,
+            changed_at=datetime.combine(day, time(12), tzinfo=UTC),
+            amount=amount,
+            expected_close_date=close,
+        )
+    )
 
 
-def _activities(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN001
+def _activities(session: Session, spec: _Mapping, v: dict[str, str]) -> Outcome:
     _required(v, "account", "type", "date")
     account = session.scalar(select(Account).where(Account.external_id == v["account"]))
     if account is None:
@@ -299,16 +384,26 @@ def _activities(session, spec: _Mapping, v: dict[str, str]) -> str:  # noqa: ANN
         raise _RowError(f"activity type '{v['type']}' is not mapped to a signal (add it to activity_map)")
     day = _date(spec, v["date"], "date")
     value = _number(v["value"], "value") if v.get("value") else 1.0
-    when = datetime.combine(day, time(12), tzinfo=timezone.utc)
+    when = datetime.combine(day, time(12), tzinfo=UTC)
     source = f"crm:{v['external_id']}" if v.get("external_id") else "crm"
-    query = select(SignalEvent).where(SignalEvent.account_id == account.id, SignalEvent.signal_type == signal, SignalEvent.source == source)
+    query = select(SignalEvent).where(
+        SignalEvent.account_id == account.id, SignalEvent.signal_type == signal, SignalEvent.source == source
+    )
     if source == "crm":
         query = query.where(SignalEvent.occurred_at == when, SignalEvent.value == value)
     existing = session.scalar(query.limit(1))
     if existing is None:
-        session.add(SignalEvent(account_id=account.id, signal_type=signal, value=value, occurred_at=when, source=source))
+        session.add(
+            SignalEvent(account_id=account.id, signal_type=signal, value=value, occurred_at=when, source=source)
+        )
         return "created"
     return _update(existing, {"value": value})
 
 
-_IMPORTERS = {"teams": _teams, "accounts": _accounts, "opportunities": _opportunities, "activities": _activities}
+Importer: TypeAlias = Callable[[Session, _Mapping, dict[str, str]], Outcome]
+_IMPORTERS: dict[str, Importer] = {
+    "teams": _teams,
+    "accounts": _accounts,
+    "opportunities": _opportunities,
+    "activities": _activities,
+}

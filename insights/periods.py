@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from bot.core.errors import InvalidInput
 
-__all__ = ["Period", "parse_period", "period_of", "periods_between"]
+__all__ = ["Period", "parse_period", "period_of"]
 
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
@@ -41,18 +41,11 @@ class Period:
         return (self.end - self.start).days + 1
 
     @property
-    def season(self) -> int:
-        return self.index % (4 if self.kind == "quarter" else 12)
-
-    @property
     def season_length(self) -> int:
         return 4 if self.kind == "quarter" else 12
 
     def shift(self, n: int) -> Period:
         return Period(self.kind, self.index + n)
-
-    def contains(self, day: date) -> bool:
-        return self.start <= day <= self.end
 
     def __str__(self) -> str:
         return self.label
@@ -76,7 +69,3 @@ def parse_period(text: str | None, today: date) -> Period:
     if (m := _MONTH.match(value)) and 1 <= int(m.group(2)) <= 12:
         return Period("month", int(m.group(1)) * 12 + int(m.group(2)) - 1)
     raise InvalidInput(f"Period '{text}' is not understood: use a quarter like 2026-Q4 or a month like 2026-12.")
-
-
-def periods_between(first: Period, last: Period) -> list[Period]:
-    return [Period(first.kind, i) for i in range(first.index, last.index + 1)]

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from bot.app import App
-from bot.core.errors import ConfigurationError, InvalidInput
+from bot.core import access
+from bot.core.errors import ConfigurationError, InvalidInput, PermissionDenied
 from bot.core.identity import Identity
-from bot.core.access import account_clause, find_account, find_territory as get_territory, require_role
 from bot.core.models import Account, RiskAlert, Role, SignalEvent, Territory, User
 
-__all__ = ["AlertView", "RiskRule", "Condition", "load_rules", "evaluate", "list_alerts", "RULES_FILE"]
+__all__ = ["RULES_FILE", "AlertView", "Condition", "RiskRule", "evaluate", "list_alerts", "load_rules"]
 
 RULES_FILE = Path(__file__).with_name("risk_rules.yaml")
-COMPARATORS = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
+COMPARATORS: dict[str, Callable[[float, float], bool]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+Figure: TypeAlias = float | int | None  # what a condition measured (None: nothing in the window)
 
 
 @dataclass(frozen=True)
@@ -82,21 +92,29 @@ def load_rules(path: Path = RULES_FILE) -> list[RiskRule]:
             if "consecutive_days" in c:
                 conditions.append(Condition(signal, "consecutive_days", within, days=int(c["consecutive_days"])))
             elif "latest" in c:
-                (op, value), = dict(c["latest"]).items()
+                ((op, value),) = dict(c["latest"]).items()
                 if op not in COMPARATORS:
-                    raise ConfigurationError(f"Rule {rule_id}: comparator '{op}' is not one of {', '.join(COMPARATORS)}.")
+                    raise ConfigurationError(
+                        f"Rule {rule_id}: comparator '{op}' is not one of {', '.join(COMPARATORS)}."
+                    )
                 conditions.append(Condition(signal, "latest", within, comparator=op, threshold=float(value)))
             elif "count" in c:
                 conditions.append(Condition(signal, "count", within, minimum=int(c["count"])))
             else:
-                raise ConfigurationError(f"Rule {rule_id}: condition on {signal} needs consecutive_days, latest or count.")
+                raise ConfigurationError(
+                    f"Rule {rule_id}: condition on {signal} needs consecutive_days, latest or count."
+                )
         if not conditions:
             raise ConfigurationError(f"Rule {rule_id} has no conditions.")
-        rules.append(RiskRule(rule_id, severity, tuple(conditions), dict(raw.get("message") or {}), tuple(raw.get("remedies") or ())))
+        rules.append(
+            RiskRule(
+                rule_id, severity, tuple(conditions), dict(raw.get("message") or {}), tuple(raw.get("remedies") or ())
+            )
+        )
     return rules
 
 
-def _check(condition: Condition, events: list[tuple[date, float]], today: date) -> tuple[bool, Any]:
+def _check(condition: Condition, events: list[tuple[date, float]], today: date) -> tuple[bool, Figure]:
     """Whether one condition holds, and the figure that shows it (for the message)."""
     window_start = today - timedelta(days=condition.within_days)
     if condition.kind == "consecutive_days":
@@ -117,66 +135,75 @@ def _check(condition: Condition, events: list[tuple[date, float]], today: date) 
     return COMPARATORS[condition.comparator](latest, condition.threshold), latest
 
 
-def evaluate(app: App, today: date | None = None, rules: list[RiskRule] | None = None) -> list[AlertView]:
-    """Evaluate every rule for every account; store new alerts (an open alert of the same rule
-    for the same account is not repeated). Returns the alerts created by this run."""
+def evaluate(session: Session, today: date | None = None, rules: list[RiskRule] | None = None) -> list[AlertView]:
+    """Evaluate every rule for every account; store new alerts in `session` (an open alert of
+    the same rule for the same account is not repeated). Returns the alerts created by this run.
+    No permission check: it is the system's run (callers decide who may start it)."""
     day = today or date.today()
     rules = rules if rules is not None else load_rules()
     signals = {c.signal for r in rules for c in r.conditions}
     horizon = max((c.within_days + c.days for r in rules for c in r.conditions), default=7) + 1
     since = datetime.combine(day - timedelta(days=horizon), datetime.min.time())
     until = datetime.combine(day + timedelta(days=1), datetime.min.time())
-    created = []
-    with app.db.session() as session:
-        by_account: dict[int, dict[str, list[tuple[date, float]]]] = defaultdict(lambda: defaultdict(list))
-        for event in session.scalars(
-            select(SignalEvent).where(SignalEvent.signal_type.in_(signals), SignalEvent.occurred_at >= since, SignalEvent.occurred_at < until)
-        ):
-            by_account[event.account_id][event.signal_type].append((event.occurred_at.date(), event.value))
-        open_alerts = {(a.rule_id, a.account_id) for a in session.scalars(select(RiskAlert).where(RiskAlert.status == "open"))}
-        for account_id, series in sorted(by_account.items()):
-            for rule in rules:
-                if (rule.id, account_id) in open_alerts:
-                    continue
-                figures: dict[str, Any] = {}
-                fired = True
-                for condition in rule.conditions:
-                    ok, figure = _check(condition, series.get(condition.signal, []), day)
-                    key = f"{condition.signal}_days" if condition.kind == "consecutive_days" else condition.signal
-                    figures[key] = figure
-                    if not ok:
-                        fired = False
-                        break
-                if not fired:
-                    continue
-                account = session.get(Account, account_id)
-                alert = RiskAlert(
-                    rule_id=rule.id,
-                    scope_type="account",
-                    scope_key=account.name,
-                    account_id=account.id,
-                    territory_id=account.territory_id,
-                    severity=rule.severity,
-                    message=_format(rule.message.get("en", rule.id), figures),
-                    remedies=[dict(r) for r in rule.remedies],
-                    evidence={"figures": figures, "evaluated_on": day.isoformat(),
-                              "message_zh": _format(rule.message.get("zh", ""), figures)},
-                )
-                session.add(alert)
-                session.flush()
-                open_alerts.add((rule.id, account_id))
-                created.append(_view(session, alert, "en"))
+    created: list[AlertView] = []
+    by_account: dict[int, dict[str, list[tuple[date, float]]]] = defaultdict(lambda: defaultdict(list))
+    for event in session.scalars(
+        select(SignalEvent).where(
+            SignalEvent.signal_type.in_(signals), SignalEvent.occurred_at >= since, SignalEvent.occurred_at < until
+        )
+    ):
+        by_account[event.account_id][event.signal_type].append((event.occurred_at.date(), event.value))
+    open_alerts = {
+        (a.rule_id, a.account_id) for a in session.scalars(select(RiskAlert).where(RiskAlert.status == "open"))
+    }
+    for account_id, series in sorted(by_account.items()):
+        for rule in rules:
+            if (rule.id, account_id) in open_alerts:
+                continue
+            figures: dict[str, Figure] = {}
+            fired = True
+            for condition in rule.conditions:
+                ok, figure = _check(condition, series.get(condition.signal, []), day)
+                key = f"{condition.signal}_days" if condition.kind == "consecutive_days" else condition.signal
+                figures[key] = figure
+                if not ok:
+                    fired = False
+                    break
+            if not fired:
+                continue
+            account = session.get(Account, account_id)
+            if account is None:
+                continue
+            alert = RiskAlert(
+                rule_id=rule.id,
+                scope_type="account",
+                scope_key=account.name,
+                account_id=account.id,
+                territory_id=account.territory_id,
+                severity=rule.severity,
+                message=_format(rule.message.get("en", rule.id), figures),
+                remedies=[dict(r) for r in rule.remedies],
+                evidence={
+                    "figures": figures,
+                    "evaluated_on": day.isoformat(),
+                    "message_zh": _format(rule.message.get("zh", ""), figures),
+                },
+            )
+            session.add(alert)
+            session.flush()
+            open_alerts.add((rule.id, account_id))
+            created.append(_view(session, alert, "en"))
     return created
 
 
-def _format(template: str, figures: dict[str, Any]) -> str:
+def _format(template: str, figures: dict[str, Figure]) -> str:
     try:
         return template.format(**{k: (v if v is not None else 0) for k, v in figures.items()})
     except (KeyError, ValueError, IndexError):
         return template
 
 
-def _view(session, alert: RiskAlert, language: str) -> AlertView:  # noqa: ANN001
+def _view(session: Session, alert: RiskAlert, language: str) -> AlertView:
     account = session.get(Account, alert.account_id) if alert.account_id else None
     territory = session.get(Territory, alert.territory_id) if alert.territory_id else None
     zh = language == "zh"
@@ -195,28 +222,35 @@ def _view(session, alert: RiskAlert, language: str) -> AlertView:  # noqa: ANN00
     )
 
 
-def list_alerts(app: App, identity: Identity, scope: str | None = None, *, include_closed: bool = False) -> list[AlertView]:
+def list_alerts(
+    session: Session, identity: Identity, scope: str | None = None, *, include_closed: bool = False
+) -> list[AlertView]:
     """Open risk alerts the caller may see, optionally for one territory, rep or account
     ('territory:NAME', 'rep:HANDLE', 'account:NAME'); high severity first."""
-    require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see risk alerts")
-    with app.db.session() as session:
-        query = select(RiskAlert).join(Account, RiskAlert.account_id == Account.id).where(account_clause(identity))
-        if not include_closed:
-            query = query.where(RiskAlert.status == "open")
-        if scope:
-            kind, _, name = scope.partition(":")
-            name = name.strip()
-            if kind == "territory":
-                query = query.where(RiskAlert.territory_id == get_territory(session, identity, name).id)
-            elif kind == "account":
-                query = query.where(RiskAlert.account_id == find_account(session, identity, name).id)
-            elif kind == "rep":
-                user = session.scalar(select(User).where(User.handle.ilike(name)))
-                if user is None:
-                    raise InvalidInput(f"No rep named '{name}'.")
-                query = query.where(Account.owner_id == user.id)
-            else:
-                raise InvalidInput(f"Scope '{scope}' is not understood: use territory:, rep: or account:.")
-        order = {"high": 0, "medium": 1, "low": 2}
-        alerts = sorted(session.scalars(query), key=lambda a: (order.get(a.severity, 3), -a.id))
-        return [_view(session, a, identity.language) for a in alerts]
+    access.require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see risk alerts")
+    # Every alert is about an account (evaluate makes no others): the join keeps it that way.
+    query = (
+        select(RiskAlert)
+        .join(Account, RiskAlert.account_id == Account.id)
+        .where(access.alerts(identity).clause(RiskAlert))
+    )
+    if not include_closed:
+        query = query.where(RiskAlert.status == "open")
+    if scope:
+        kind, _, name = scope.partition(":")
+        name = name.strip()
+        if kind == "territory":
+            query = query.where(RiskAlert.territory_id == access.find_territory(session, identity, name).id)
+        elif kind == "account":
+            query = query.where(RiskAlert.account_id == access.find_account(session, identity, name).id)
+        elif kind == "rep":
+            user = session.scalar(select(User).where(User.handle.ilike(name)))
+            if user is None:
+                raise InvalidInput(f"No rep named '{name}'.")
+            if not access.team(identity).bound(session).allows(user):
+                raise PermissionDenied(f"You can't see {user.handle}'s risk alerts.")
+            query = query.where(Account.owner_id == user.id)
+        else:
+            raise InvalidInput(f"Scope '{scope}' is not understood: use territory:, rep: or account:.")
+    alerts = sorted(session.scalars(query), key=lambda a: (SEVERITY_ORDER.get(a.severity, 3), -a.id))
+    return [_view(session, a, identity.language) for a in alerts]

@@ -1,4 +1,9 @@
-"""Territory summaries for managers (a rep gets their own book), with a PNG chart."""
+"""Territory summaries for managers (a rep gets their own book), and their PNG chart.
+
+`territory_summary` reads and writes (forecast snapshot, risk alerts) in the caller's session;
+`render_summary_chart` draws the chart afterwards, once the session is closed: drawing takes
+about a second, and inside the transaction it would hold SQLite's write lock that long.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,32 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session
 
-from bot.app import App
+from bot.core import access
 from bot.core.identity import Identity
-from bot.core.access import find_territory as get_territory, require_role
-from bot.core.models import Account, Call, Role, User
-from insights._data import Deal, OPEN, load_deals
+from bot.core.models import Account, Call, Role
+from insights._data import OPEN, Deal, load_deals
 from insights._engine import bookings
-from insights.forecast import ForecastResult, forecast
-from insights.periods import period_of
+from insights.forecast import ForecastResult, OpportunityPick, forecast
+from insights.periods import Period, period_of
 from insights.resonance import scores_for_accounts
 from insights.risk import AlertView, evaluate, list_alerts
+from transcription.heatmap import GapHeatmap, gap_heatmap
 
-__all__ = ["territory_summary", "TerritorySummary", "PipelineHealth", "ResonanceMove"]
+__all__ = [
+    "PeriodActual",
+    "PipelineHealth",
+    "ResonanceMove",
+    "TerritorySummary",
+    "render_summary_chart",
+    "territory_summary",
+]
+
 HISTORY_QUARTERS = 6
+NO_CALLS_NOTE = "No calls analysed yet: the gap heat map appears once calls are uploaded."
+HEATMAP_NOTE = "Gap types found in analysed calls, per rep."
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,12 @@ class ResonanceMove:
 
 
 @dataclass(frozen=True)
+class PeriodActual:
+    period: str
+    actual: float
+
+
+@dataclass(frozen=True)
 class TerritorySummary:
     scope: str
     title: str
@@ -53,94 +75,87 @@ class TerritorySummary:
     attainment: float | None
     forecast: ForecastResult
     pipeline: PipelineHealth
-    top_opportunities: list[dict[str, Any]]
+    top_opportunities: list[OpportunityPick]
     resonance_rising: list[ResonanceMove]
     resonance_falling: list[ResonanceMove]
     risk_alerts: list[AlertView]
-    gap_heatmap: Any | None
+    gap_heatmap: GapHeatmap | None
     gap_heatmap_note: str
-    history: list[dict[str, Any]] = field(default_factory=list)
-    chart_path: str | None = None
+    history: list[PeriodActual] = field(default_factory=list)
+    chart_path: str | None = None  # set by the caller once it has drawn the chart
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["gap_heatmap"] = self.gap_heatmap.to_dict() if self.gap_heatmap is not None else None
+        return data
 
 
 def territory_summary(
-    app: App, identity: Identity, territory: str | None = None, png: Path | None = None, *, today: date | None = None
+    session: Session, identity: Identity, territory: str | None = None, *, today: date | None = None
 ) -> TerritorySummary:
     """Bookings vs target, forecast with interval and tracked accuracy, pipeline health, the
-    deals to attack, resonance movers, open risk alerts, the call-gap heat map, and a chart.
-    A manager sees their territory, an admin any, a rep their own book."""
-    require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see territory summaries")
+    deals to attack, resonance movers, open risk alerts and the call-gap heat map. A manager
+    sees their territory, an admin any, a rep their own book. Runs the risk rules and
+    snapshots the forecast in `session`; draw the chart with `render_summary_chart` after it."""
+    access.require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see territory summaries")
     day = today or date.today()
     period = period_of(day)
-    with app.db.session() as session:
-        if identity.role is Role.REP:
-            scope, title, territory_id = f"rep:{identity.handle}", identity.name, identity.territory_id
-            account_filter = Account.owner_id == identity.user_id
-        else:
-            found = get_territory(session, identity, territory)
-            scope, title, territory_id = f"territory:{found.name}", found.name + (f" {found.name_zh}" if found.name_zh else ""), found.id
-            account_filter = Account.territory_id == found.id
-        account_ids = list(session.scalars(select(Account.id).where(account_filter)))
-        names = dict(session.execute(select(Account.id, Account.name).where(Account.id.in_(account_ids))).all())
-        deals = [d for d in load_deals(session) if d.account_id in set(account_ids)]
-        moves = scores_for_accounts(session, account_ids, day)
-        owners = [identity.user_id] if identity.role is Role.REP else list(
-            session.scalars(select(User.id).where(User.territory_id == territory_id))
-        )
-        has_calls = bool(session.scalar(select(func.count(Call.id)).where(Call.owner_id.in_(owners))))
-    result = forecast(app, identity, scope, period.label, today=day)
+    visible_accounts = access.accounts(identity).clause(Account)
+    visible_calls = access.calls(identity).clause(Call)
+    heatmap_territory: str | None = None
+    if identity.role is Role.REP:
+        scope, title = f"rep:{identity.handle}", identity.name
+        in_scope, calls_in_scope = visible_accounts, visible_calls
+    else:
+        found = access.find_territory(session, identity, territory)
+        scope, heatmap_territory = f"territory:{found.name}", found.name
+        title = found.name + (f" {found.name_zh}" if found.name_zh else "")
+        in_scope = and_(visible_accounts, Account.territory_id == found.id)
+        calls_in_scope = and_(visible_calls, Call.territory_id == found.id)
+    names = dict(session.execute(select(Account.id, Account.name).where(in_scope)).tuples().all())
+    deals = [d for d in load_deals(session) if d.account_id in names]
+    moves = scores_for_accounts(session, list(names), day)
+    has_calls = bool(session.scalar(select(exists().where(calls_in_scope))))
+    result = forecast(session, identity, scope, period.label, today=day)
     health = _health(deals, period, day, result.target, result.booked_to_date)
-    history = []
-    for back in range(HISTORY_QUARTERS, 0, -1):
-        past = period.shift(-back)
-        history.append({"period": past.label, "actual": round(bookings(deals, past), 2)})
+    history = [
+        PeriodActual(past.label, round(bookings(deals, past), 2))
+        for past in (period.shift(-back) for back in range(HISTORY_QUARTERS, 0, -1))
+    ]
     ranked = sorted(((names[a], s, c30) for a, (s, _c7, c30) in moves.items()), key=lambda m: m[2])
     rising = [ResonanceMove(n, s, c) for n, s, c in reversed(ranked[-3:]) if c > 0]
     falling = [ResonanceMove(n, s, c) for n, s, c in ranked[:3] if c < 0]
-    evaluate(app, day)
-    alerts = list_alerts(app, identity, scope if scope.startswith("territory") else None)
-    heatmap, note = None, "No calls analysed yet: the gap heat map appears once calls are uploaded."
-    if has_calls:
-        heatmap, note = _heatmap(app, identity, scope)
-    summary = TerritorySummary(
-        scope=scope, title=title, period=period.label, currency=result.currency, booked=result.booked_to_date,
+    evaluate(session, day)
+    alerts = list_alerts(session, identity, scope if heatmap_territory is not None else None)
+    heatmap = gap_heatmap(session, identity, territory=heatmap_territory) if has_calls else None
+    return TerritorySummary(
+        scope=scope,
+        title=title,
+        period=period.label,
+        currency=result.currency,
+        booked=result.booked_to_date,
         target=result.target,
         attainment=round(result.booked_to_date / result.target, 4) if result.target else None,
-        forecast=result, pipeline=health,
-        top_opportunities=[asdict(p) for p in result.top_opportunities],
-        resonance_rising=rising, resonance_falling=falling, risk_alerts=alerts,
-        gap_heatmap=heatmap, gap_heatmap_note=note, history=history,
+        forecast=result,
+        pipeline=health,
+        top_opportunities=list(result.top_opportunities),
+        resonance_rising=rising,
+        resonance_falling=falling,
+        risk_alerts=alerts,
+        gap_heatmap=heatmap,
+        gap_heatmap_note=HEATMAP_NOTE if heatmap is not None else NO_CALLS_NOTE,
+        history=history,
     )
-    if png is not None:
-        _chart(summary, Path(png))
-        summary = TerritorySummary(**{**summary.__dict__, "chart_path": str(png)})
-    return summary
 
 
-def _heatmap(app: App, identity: Identity, scope: str) -> tuple[Any | None, str]:
-    try:
-        calls = app.calls
-    except ImportError:
-        return None, "Call analysis is not installed."
-    if not hasattr(calls, "gap_heatmap"):
-        return None, "Call analysis has no heat map yet."
-    territory = scope.split(":", 1)[1] if scope.startswith("territory:") else None
-    data = calls.gap_heatmap(identity, territory=territory)
-    data = data.to_dict() if hasattr(data, "to_dict") else data
-    return data, "Gap types found in analysed calls, per rep."
-
-
-def _health(deals: list[Deal], period, day: date, target: float | None, booked: float) -> PipelineHealth:  # noqa: ANN001
+def _health(deals: list[Deal], period: Period, day: date, target: float | None, booked: float) -> PipelineHealth:
     open_now = []
     for deal in deals:
         state = deal.state_at(day)
         if state is not None and state.stage in OPEN:
             open_now.append((deal, state))
     ageing: dict[str, list[int]] = {}
-    by_stage: dict[str, float] = {s: 0.0 for s in OPEN}
+    by_stage: dict[str, float] = dict.fromkeys(OPEN, 0.0)
     slipped = 0
     for deal, state in open_now:
         ageing.setdefault(state.stage, []).append((day - state.day).days)
@@ -161,51 +176,60 @@ def _health(deals: list[Deal], period, day: date, target: float | None, booked: 
 
 
 CJK_FONT_HINTS = ("WenQuanYi", "Noto Sans CJK", "Source Han", "Droid Sans Fallback")
+CJK_FONT_FILES = ("wqy", "notosanscjk", "sourcehan", "droidsansfallback")
 
 
-def _cjk_font(font_manager) -> str | None:  # noqa: ANN001
+def _cjk_font() -> str | None:
     """A font with Chinese glyphs (fonts-wqy-microhei from `make system-deps`), registering it
     if matplotlib's font cache predates its installation."""
+    from matplotlib import font_manager
+
     for entry in font_manager.fontManager.ttflist:
         if any(hint in entry.name for hint in CJK_FONT_HINTS):
-            return entry.name
+            return str(entry.name)
     for path in font_manager.findSystemFonts():
-        if any(key in path.lower() for key in ("wqy", "notosanscjk", "sourcehan", "droidsansfallback")):
+        if any(key in path.lower() for key in CJK_FONT_FILES):
             try:
                 font_manager.fontManager.addfont(path)
-                return font_manager.FontProperties(fname=path).get_name()
+                return str(font_manager.FontProperties(fname=path).get_name())
             except (OSError, RuntimeError):
                 continue
     return None
 
 
-def _chart(summary: TerritorySummary, path: Path) -> None:
-    """Forecast vs actuals by quarter, and the open pipeline by stage."""
-    import matplotlib
+def render_summary_chart(summary: TerritorySummary, path: Path) -> Path:
+    """Draw the summary's chart to `path` (PNG): bookings per quarter with the forecast, its
+    interval and the target, and the open pipeline by stage. No database needed: call it after
+    the session that made the summary is closed. Returns `path`."""
+    # A Figure of its own, not pyplot: no global state, so threads may draw side by side.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    cjk = _cjk_font(font_manager)
+    cjk = _cjk_font()
     title = summary.title
-    if cjk:
-        plt.rcParams["font.family"] = [cjk, "DejaVu Sans"]
-    else:
+    if not cjk:
         # Without a CJK font Chinese glyphs would be boxes: keep the ASCII part of the title.
         title = "".join(ch for ch in title if ord(ch) < 128).strip() or summary.scope
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    labels = [h["period"] for h in summary.history] + [summary.period]
-    actuals = [h["actual"] for h in summary.history]
+    title_font = [cjk, "DejaVu Sans"] if cjk else ["DejaVu Sans"]
+    figure = Figure(figsize=(11, 4.2))
+    left, right = figure.subplots(1, 2)
+    labels = [h.period for h in summary.history] + [summary.period]
+    actuals = [h.actual for h in summary.history]
     left.bar(labels[:-1], actuals, color="#4C72B0", label="actual")
     f = summary.forecast
     left.bar([summary.period], [f.point], color="#DD8452", label=f"forecast ({f.interval_level:.0%} interval)")
-    left.errorbar([summary.period], [f.point], yerr=[[f.point - f.lower], [f.upper - f.point]], color="black", capsize=6)
+    left.errorbar(
+        [summary.period], [f.point], yerr=[[f.point - f.lower], [f.upper - f.point]], color="black", capsize=6
+    )
     if f.target:
         left.axhline(f.target, color="#55A868", linestyle="--", label="target")
     acc = f.accuracy
-    left.set_title(f"{title}: bookings ({summary.currency})\nMAPE {acc.mape if acc.mape is not None else 'n/a'}  "
-                   f"MASE {acc.mase if acc.mase is not None else 'n/a'} ({acc.source}, {acc.periods} periods)", fontsize=9)
+    left.set_title(
+        f"{title}: bookings ({summary.currency})\n"
+        f"MAPE {acc.mape if acc.mape is not None else 'n/a'}  "
+        f"MASE {acc.mase if acc.mase is not None else 'n/a'} ({acc.source}, {acc.periods} periods)",
+        fontsize=9,
+        fontfamily=title_font,
+    )
     left.tick_params(axis="x", labelrotation=45, labelsize=8)
     left.legend(fontsize=7)
     stages = list(summary.pipeline.by_stage)
@@ -215,4 +239,4 @@ def _chart(summary: TerritorySummary, path: Path) -> None:
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return path

@@ -1,10 +1,24 @@
-"""Synthetic deals for the insights tests (no database)."""
+"""Helpers for the insights tests: synthetic deals (no database) and one unit of work."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Concatenate, ParamSpec, TypeVar
 
+from sqlalchemy.orm import Session
+
+from bot.app import App
 from insights._data import Deal, Event
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def in_session(app: App, function: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call an insights function the way the CLI and the agent do: in one unit of work of its own."""
+    with app.db.session() as session:
+        return function(session, *args, **kwargs)
 
 
 def deal(
@@ -26,9 +40,18 @@ def deal(
         close = day if stage in ("closed_won", "closed_lost") else created + timedelta(days=close_offset)
         events.append(Event(day, stage, amount, close))
     return Deal(
-        id=number, name=f"deal {number}", account_id=number % 7, account=f"acct {number % 7}", territory_id=1,
-        owner_id=1, owner="rep", product="SKU|Product", currency="USD", segment=segment, key_account=False,
-        competitor=competitor, created=created, events=tuple(events),
+        id=number,
+        name=f"deal {number}",
+        account_id=number % 7,
+        account=f"acct {number % 7}",
+        territory_id=1,
+        owner_id=1,
+        product="SKU|Product",
+        segment=segment,
+        key_account=False,
+        competitor=competitor,
+        created=created,
+        events=tuple(events),
     )
 
 

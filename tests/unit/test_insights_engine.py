@@ -61,7 +61,7 @@ def test_stage_win_probabilities_are_learned_from_histories() -> None:
 
 
 def test_slippage_is_learned_from_close_dates_that_moved() -> None:
-    advance = {s: 0.9 for s in OPEN}
+    advance = dict.fromkeys(OPEN, 0.9)
     month, as_of = period_of(date(2026, 2, 1), "month"), date(2026, 2, 1)
     on_time = learn_dynamics(_funnel(random.Random(2), 800, advance, slip=False), month, as_of)
     slipping = learn_dynamics(_funnel(random.Random(2), 800, advance, slip=True), month, as_of)
@@ -69,7 +69,7 @@ def test_slippage_is_learned_from_close_dates_that_moved() -> None:
 
 
 def test_pipeline_estimate_and_what_if_directions() -> None:
-    deals = _funnel(random.Random(3), 600, {s: 0.85 for s in OPEN}, slip=False)
+    deals = _funnel(random.Random(3), 600, dict.fromkeys(OPEN, 0.85), slip=False)
     period, as_of = period_of(date(2025, 11, 1)), date(2025, 11, 1)
     dynamics = learn_dynamics(deals, period, as_of)
     base = pipeline_estimate(deals, dynamics, period, as_of, new_business=100.0)
@@ -86,14 +86,23 @@ def test_pipeline_estimate_and_what_if_directions() -> None:
 def test_big_account_delay_only_touches_enterprise_deals() -> None:
     as_of = date(2025, 11, 1)
     deals = [
-        deal(1, as_of - timedelta(days=20), [(0, "prospecting"), (10, "negotiation")], close_after=40, segment="enterprise"),
+        deal(
+            1,
+            as_of - timedelta(days=20),
+            [(0, "prospecting"), (10, "negotiation")],
+            close_after=40,
+            segment="enterprise",
+        ),
         deal(2, as_of - timedelta(days=20), [(0, "prospecting"), (10, "negotiation")], close_after=40, segment="smb"),
     ]
-    history = _funnel(random.Random(4), 300, {s: 0.85 for s in OPEN}, slip=False)
+    history = _funnel(random.Random(4), 300, dict.fromkeys(OPEN, 0.85), slip=False)
     period = period_of(as_of)
     dynamics = learn_dynamics(history, period, as_of)
     base = {c.deal.id: c.expected for c in pipeline_estimate(deals, dynamics, period, as_of, 0.0).contributions}
-    delayed = {c.deal.id: c.expected for c in pipeline_estimate(deals, dynamics, period, as_of, 0.0, WhatIf(big_account_delay=0.5)).contributions}
+    delayed = {
+        c.deal.id: c.expected
+        for c in pipeline_estimate(deals, dynamics, period, as_of, 0.0, WhatIf(big_account_delay=0.5)).contributions
+    }
     assert delayed[1] == pytest.approx(base[1] * 0.5)
     assert delayed[2] == pytest.approx(base[2])
 
@@ -155,7 +164,7 @@ def test_forecast_fit_uses_only_data_known_at_the_origin() -> None:
     """The backtest is honest: a fit on full histories equals one on histories cut at as_of."""
     from insights.forecast import estimate, fit
 
-    deals = _funnel(random.Random(7), 500, {s: 0.85 for s in OPEN}, slip=True)
+    deals = _funnel(random.Random(7), 500, dict.fromkeys(OPEN, 0.85), slip=True)
     period = period_of(date(2025, 10, 1))
     as_of = period.start - timedelta(days=1)
     full = estimate(fit(deals, deals, period, as_of), deals, period, as_of, WhatIf())
