@@ -5,9 +5,9 @@ Ingestion: synthetic bilingual Markdown documents whose sections fill whole chun
 knowledge base (real documents, mostly shorter sections), go through the real path (loader,
 chunker, embedder, Chroma, database) as a trainer adds them. Scale: the collection then grows to
 each size with synthetic chunks reusing those real texts and vectors (plus noise), each under a
-real document row. Queries run as a rep, so the permission filter and the version check are part
-of every measured search. Figures are wall-clock on this machine; other work sharing the CPU
-makes them pessimistic.
+real document row. Queries run as a rep, so the access rule (which documents, at which versions,
+the rep may read) is part of every measured search. Figures are wall-clock on this machine;
+other work sharing the CPU makes them pessimistic.
 """
 
 from __future__ import annotations
@@ -26,16 +26,41 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import App  # noqa: E402
-from bot.demo.org import build_org  # noqa: E402
-from bot.core.identity import Identity, resolve_user  # noqa: E402
-from bot.core.models import KnowledgeChunk, KnowledgeDocument, Visibility  # noqa: E402
-from bot.core.settings import Settings  # noqa: E402
-from retrieval import ChunkRecord  # noqa: E402
+from bot.app import App
+from bot.core.identity import Identity, resolve_user
+from bot.core.models import KnowledgeChunk, KnowledgeDocument, Visibility
+from bot.core.settings import Settings
+from bot.demo.org import build_org
+from retrieval import ChunkRecord
 
-TOPICS_EN = ["pricing", "renewal", "integration", "security review", "data residency", "discount approval",
-             "pilot scope", "champion", "budget cycle", "implementation plan", "service desk", "forecast accuracy"]
-TOPICS_ZH = ["价格", "续约", "系统集成", "安全评审", "数据驻留", "折扣审批", "试点范围", "内部支持者", "预算周期", "实施计划", "智能客服", "预测准确率"]
+TOPICS_EN = [
+    "pricing",
+    "renewal",
+    "integration",
+    "security review",
+    "data residency",
+    "discount approval",
+    "pilot scope",
+    "champion",
+    "budget cycle",
+    "implementation plan",
+    "service desk",
+    "forecast accuracy",
+]
+TOPICS_ZH = [
+    "价格",
+    "续约",
+    "系统集成",
+    "安全评审",
+    "数据驻留",
+    "折扣审批",
+    "试点范围",
+    "内部支持者",
+    "预算周期",
+    "实施计划",
+    "智能客服",
+    "预测准确率",
+]
 PASSAGES_PER_DOC = 20
 DEMO_KB = Path(__file__).resolve().parents[1] / "bot" / "demo" / "kb"
 
@@ -63,7 +88,7 @@ def _document(number: int, rng: random.Random) -> str:
 
 def _characters(app: App) -> int:
     with app.db.session() as session:
-        return session.scalar(select(func.coalesce(func.sum(func.length(KnowledgeChunk.text)), 0)))
+        return session.scalar(select(func.coalesce(func.sum(func.length(KnowledgeChunk.text)), 0))) or 0
 
 
 def _ingest_demo_knowledge_base(app: App, trainer: Identity) -> None:
@@ -78,14 +103,16 @@ def _ingest_demo_knowledge_base(app: App, trainer: Identity) -> None:
         raise SystemExit(f"ingestion failed: {report.failed[:3]}")
     chunks = app.retriever.collection.count() - before_chunks
     characters = _characters(app) - before_characters
-    print(f"ingestion, demo knowledge base: {chunks} chunks (mean {characters / chunks:.0f} characters) from "
-          f"{len(files)} files in {elapsed:.1f} s = {chunks / elapsed:.1f} chunks/s, "
-          f"{characters / elapsed / 1000:.1f}k characters/s")
+    print(
+        f"ingestion, demo knowledge base: {chunks} chunks (mean {characters / chunks:.0f} characters) from "
+        f"{len(files)} files in {elapsed:.1f} s = {chunks / elapsed:.1f} chunks/s, "
+        f"{characters / elapsed / 1000:.1f}k characters/s"
+    )
 
 
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def _scale_to(app: App, target: int, pool_texts: list[str], pool_vectors: np.ndarray, rng: random.Random) -> None:
@@ -96,9 +123,17 @@ def _scale_to(app: App, target: int, pool_texts: list[str], pool_vectors: np.nda
         n = min(PASSAGES_PER_DOC, target - count)
         with app.db.session() as session:
             document = KnowledgeDocument(
-                source_path=f"bench:synthetic-{count}", title=f"Synthetic {count}", kind="playbook", language="en",
-                format="md", visibility=Visibility.EVERYONE, version=1, content_hash=f"{count:064d}",
-                size_bytes=0, chunk_count=n, source="cli",
+                source_path=f"bench:synthetic-{count}",
+                title=f"Synthetic {count}",
+                kind="playbook",
+                language="en",
+                format="md",
+                visibility=Visibility.EVERYONE,
+                version=1,
+                content_hash=f"{count:064d}",
+                size_bytes=0,
+                chunk_count=n,
+                source="cli",
             )
             session.add(document)
             session.flush()
@@ -111,12 +146,26 @@ def _scale_to(app: App, target: int, pool_texts: list[str], pool_vectors: np.nda
         vectors = pool_vectors[picks] + np.random.default_rng(count).normal(0, 0.02, (n, pool_vectors.shape[1]))
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         records = [
-            ChunkRecord(f"{doc_id}:1:{i}", pool_texts[p], doc_id, 1, f"Synthetic {count}", "bench", "playbook", "en",
-                        "everyone", None, None, None, i)
+            ChunkRecord(
+                chunk_id=f"{doc_id}:1:{i}",
+                text=pool_texts[p],
+                doc_id=doc_id,
+                version=1,
+                title=f"Synthetic {count}",
+                source="bench",
+                kind="playbook",
+                language="en",
+                visibility="everyone",
+                account_id=None,
+                territory_id=None,
+                gap=None,
+                position=i,
+            )
             for i, p in enumerate(picks)
         ]
         app.retriever.collection.upsert(
-            ids=[r.chunk_id for r in records], embeddings=vectors.astype(np.float32).tolist(),
+            ids=[r.chunk_id for r in records],
+            embeddings=vectors.astype(np.float32).tolist(),
             metadatas=[r.metadata() for r in records],
         )
         count += n
@@ -150,9 +199,11 @@ def main() -> None:
         if report.failed:
             raise SystemExit(f"ingestion failed: {report.failed[:3]}")
         ingested = app.retriever.collection.count()
-        print(f"ingestion, synthetic full-size chunks (load, chunk, embed, Chroma, DB): {ingested} chunks from "
-              f"{len(files)} files in {elapsed:.1f} s = {ingested / elapsed:.1f} chunks/s, "
-              f"{_characters(app) / elapsed / 1000:.1f}k characters/s")
+        print(
+            f"ingestion, synthetic full-size chunks (load, chunk, embed, Chroma, DB): {ingested} chunks from "
+            f"{len(files)} files in {elapsed:.1f} s = {ingested / elapsed:.1f} chunks/s, "
+            f"{_characters(app) / elapsed / 1000:.1f}k characters/s"
+        )
         _ingest_demo_knowledge_base(app, trainer)
         pool = app.retriever.collection.get(include=["embeddings"])
         with app.db.session() as session:
@@ -161,8 +212,12 @@ def main() -> None:
         for size in sorted(args.sizes):
             _scale_to(app, size, pool_texts, pool_vectors, rng)
             total = app.retriever.collection.count()
-            queries = [f"how do I handle {rng.choice(TOPICS_EN)} and {rng.choice(TOPICS_EN)}?" if i % 2
-                       else f"{rng.choice(TOPICS_ZH)}和{rng.choice(TOPICS_ZH)}怎么处理？" for i in range(args.queries)]
+            queries = [
+                f"how do I handle {rng.choice(TOPICS_EN)} and {rng.choice(TOPICS_EN)}?"
+                if i % 2
+                else f"{rng.choice(TOPICS_ZH)}和{rng.choice(TOPICS_ZH)}怎么处理？"
+                for i in range(args.queries)
+            ]
             for mode in ("dense", "bm25", "hybrid"):
                 app.retriever.search(rep, "warm up the index", mode=mode)  # BM25 (re)build is not a query
                 latencies = []
@@ -170,8 +225,10 @@ def main() -> None:
                     started = time.perf_counter()
                     app.retriever.search(rep, query, k=6, mode=mode)
                     latencies.append((time.perf_counter() - started) * 1000)
-                print(f"[{total} chunks] {mode:6s} query: p50 {statistics.median(latencies):.1f} ms, "
-                      f"p95 {_percentile(latencies, 0.95):.1f} ms ({len(latencies)} queries, as a rep)")
+                print(
+                    f"[{total} chunks] {mode:6s} query: p50 {statistics.median(latencies):.1f} ms, "
+                    f"p95 {_percentile(latencies, 0.95):.1f} ms ({len(latencies)} queries, as a rep)"
+                )
         app.close()
 
 

@@ -28,7 +28,8 @@ def _pack(sentences: list[str], size: int, overlap: int) -> list[str]:
     chunks: list[str] = []
     current: list[str] = []
     length = 0
-    for sentence in sentences:
+    for whole in sentences:
+        sentence = whole
         while len(sentence) > size:  # one very long "sentence": cut it hard
             head, sentence = sentence[:size], sentence[size - overlap :]
             if current:
@@ -53,7 +54,9 @@ def _pack(sentences: list[str], size: int, overlap: int) -> list[str]:
     return chunks
 
 
-def chunk_sections(title: str, sections: list[Section], size: int, overlap: int, *, keep_sections_whole: bool = False) -> list[Chunk]:
+def chunk_sections(
+    title: str, sections: list[Section], size: int, overlap: int, *, keep_sections_whole: bool = False
+) -> list[Chunk]:
     """Chunks never cross a heading; with `keep_sections_whole` (CSV rows) each section is one
     chunk unless it is longer than `size`."""
     chunks: list[Chunk] = []

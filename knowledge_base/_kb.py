@@ -1,35 +1,51 @@
-"""The knowledge base: add, replace, list and remove documents; idempotent and atomic."""
+"""The knowledge base: add, replace, list and remove documents; idempotent and atomic.
+
+Who may do what comes from `bot.core.access` alone: adding needs `can_add_knowledge`, replacing
+or removing a document needs `can_change_document`, and listing shows exactly the documents a
+search by the same caller may return (`access.documents`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
 
-from bot.core.ports import IngestOutcome
+from bot.core import access
+from bot.core.db import SessionFactory
 from bot.core.errors import CopilotError, InvalidInput, NotFound, PermissionDenied, ServiceUnavailable
 from bot.core.identity import Identity
-from bot.core.access import can_add_knowledge as can_edit_knowledge, visible_account_ids
+from bot.core.models import Account, KnowledgeChunk, KnowledgeDocument, Visibility, utcnow
+from bot.core.ports import IngestOutcome
+from bot.core.settings import Settings
 from bot.core.text import detect_language
-from bot.core.models import Account, KnowledgeChunk, KnowledgeDocument, Role, Visibility, utcnow
 from knowledge_base._chunking import chunk_sections
 from knowledge_base._loaders import SUPPORTED_SUFFIXES, load_document
 from retrieval import ChunkRecord
 
-if TYPE_CHECKING:
-    from bot.app import App
-
-__all__ = ["KnowledgeBase", "DocumentInfo", "IngestReport", "KINDS", "ACCOUNT_KINDS"]
+__all__ = ["ACCOUNT_KINDS", "KINDS", "ChunkIndex", "DocumentInfo", "IngestReport", "KnowledgeBase", "Progress"]
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("playbook", "battlecard", "case_study", "product", "compliance", "lesson", "customer_history", "call_summary")
 ACCOUNT_KINDS = ("customer_history", "call_summary")
+EDITORS_ONLY = "Only trainers and admins can change the knowledge base."
+
+
+class ChunkIndex(Protocol):
+    """What the knowledge base needs from the search index (the retriever): chunks in and out."""
+
+    def add_chunks(self, chunks: Sequence[ChunkRecord]) -> None: ...
+
+    def delete_chunks(self, doc_id: int, keep_version: int | None = None) -> None: ...
+
+    def delete_ids(self, ids: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,24 @@ class DocumentInfo:
     source_path: str
     updated_at: str
 
+    @classmethod
+    def of(cls, document: KnowledgeDocument) -> DocumentInfo:
+        return cls(
+            id=document.id,
+            title=document.title,
+            kind=document.kind,
+            language=document.language,
+            format=document.format,
+            visibility=document.visibility.value,
+            account_id=document.account_id,
+            version=document.version,
+            chunks=document.chunk_count,
+            size_bytes=document.size_bytes,
+            source=document.source,
+            source_path=document.source_path,
+            updated_at=document.updated_at.isoformat(),
+        )
+
 
 @dataclass
 class IngestReport:
@@ -61,16 +95,22 @@ class IngestReport:
 
 
 Progress = Callable[[str, int, int], None]
+"""(file name, files done, files in all)"""
+
+
+def _require_change(session: Session, identity: Identity, document: KnowledgeDocument, refusal: str) -> None:
+    if not access.can_change_document(session, identity, document):
+        raise PermissionDenied(refusal)
 
 
 class KnowledgeBase:
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.settings = app.settings
+    """Documents in the database (the live version of each, its passages' texts) and their
+    vectors in `index`, kept in step: a reader sees a document's old passages or its new ones."""
 
-    @property
-    def retriever(self):  # noqa: ANN201 - retrieval.Retriever, shared with search
-        return self.app.retriever
+    def __init__(self, settings: Settings, sessions: SessionFactory, index: ChunkIndex) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.index = index
 
     # --- adding ------------------------------------------------------------------------------
     def add_file(
@@ -86,8 +126,9 @@ class KnowledgeBase:
         visibility: str | None = None,
         account_id: int | None = None,
     ) -> IngestOutcome:
-        if not can_edit_knowledge(identity):
-            raise PermissionDenied("Only trainers and admins can change the knowledge base.")
+        """Add one file, or replace the document it updates (same source, new content)."""
+        if not access.can_add_knowledge(identity):
+            raise PermissionDenied(EDITORS_ONLY)
         filename = filename or path.name
         if not path.is_file():
             raise NotFound(f"'{filename}' does not exist.")
@@ -100,22 +141,28 @@ class KnowledgeBase:
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         source_path = str(path.resolve()) if source in ("cli", "demo") else f"{source}:{filename}"
+        replaces = f"'{filename}' would replace a document you cannot change."
 
-        with self.app.db.session() as session:
+        with self.sessions() as session:
             existing = session.scalar(select(KnowledgeDocument).where(KnowledgeDocument.source_path == source_path))
-            if existing is not None and existing.content_hash == digest:
-                return IngestOutcome(existing.id, existing.title, existing.version, existing.chunk_count, changed=False)
+            if existing is not None:
+                _require_change(session, identity, existing, replaces)
+                if existing.content_hash == digest:
+                    return IngestOutcome(
+                        existing.id, existing.title, existing.version, existing.chunk_count, changed=False
+                    )
 
         loaded = load_document(path, filename)
         meta = loaded.meta
-        kind = kind or str(meta.get("kind") or ("customer_history" if meta.get("csv_rows") and meta.get("account") else "playbook"))
+        inferred_kind = "customer_history" if meta.get("csv_rows") and meta.get("account") else "playbook"
+        kind = kind or str(meta.get("kind") or inferred_kind)
         if kind not in KINDS:
             raise InvalidInput(f"Unknown kind '{kind}' for '{filename}'. Use one of: {', '.join(KINDS)}.")
         language = language or str(meta.get("language") or detect_language(loaded.text[:4000]))
         title = title or str(meta.get("title") or loaded.title or Path(filename).stem.replace("-", " "))
         gap = str(meta["gap"]) if meta.get("gap") else None
 
-        with self.app.db.session() as session:
+        with self.sessions() as session:
             account = self._account(session, account_id, meta.get("account"), filename)
             if kind in ACCOUNT_KINDS and account is None:
                 raise InvalidInput(f"'{filename}' is a {kind.replace('_', ' ')}: name its account (--account).")
@@ -128,7 +175,10 @@ class KnowledgeBase:
                 raise InvalidInput(f"'{filename}' is visible to its owner only: name its account (--account).")
 
             chunks = chunk_sections(
-                title, loaded.sections, self.settings.chunk_size, self.settings.chunk_overlap,
+                title,
+                loaded.sections,
+                self.settings.chunk_size,
+                self.settings.chunk_overlap,
                 keep_sections_whole=bool(meta.get("csv_rows")),
             )
             if not chunks:
@@ -137,10 +187,14 @@ class KnowledgeBase:
             document = session.scalar(
                 select(KnowledgeDocument).where(KnowledgeDocument.source_path == source_path).with_for_update()
             )
-            version = 1 if document is None else document.version + 1
             if document is None:
+                version = 1
                 document = KnowledgeDocument(source_path=source_path, created_at=utcnow())
                 session.add(document)
+            else:
+                # Checked again on the locked row: it may have changed since the first look.
+                _require_change(session, identity, document, replaces)
+                version = document.version + 1
             document.title = title
             document.kind = kind
             document.language = language
@@ -182,21 +236,23 @@ class KnowledgeBase:
                 for r in records
             )
             try:
-                self.retriever.add_chunks(records)
+                self.index.add_chunks(records)
             except CopilotError:
-                self.retriever.delete_ids([r.chunk_id for r in records])
+                self.index.delete_ids([r.chunk_id for r in records])
                 raise
             except Exception as exc:
                 logger.exception("writing chunks of %s failed", filename)
-                self.retriever.delete_ids([r.chunk_id for r in records])
+                self.index.delete_ids([r.chunk_id for r in records])
                 raise ServiceUnavailable(f"'{filename}' could not be stored; nothing was changed. Try again.") from exc
             outcome = IngestOutcome(document.id, title, version, len(chunks), changed=True)
         # The new version is live (committed); the old chunks are now invisible: drop them.
-        self.retriever.delete_chunks(outcome.doc_id, keep_version=outcome.version)
+        self.index.delete_chunks(outcome.doc_id, keep_version=outcome.version)
         logger.info("kb: %s v%d (%d chunks) by %s", title, version, len(chunks), identity.handle)
         return outcome
 
-    def _account(self, session, account_id: int | None, named: object, filename: str) -> Account | None:  # noqa: ANN001
+    def _account(self, session: Session, account_id: int | None, named: object, filename: str) -> Account | None:
+        """The account a document belongs to: by id, else by the name its file gives (name,
+        English name or CRM id); None when neither is given."""
         if account_id is not None:
             account = session.get(Account, account_id)
             if account is None:
@@ -226,10 +282,10 @@ class KnowledgeBase:
         """Add files and folders (recursively); goes on past a bad file and reports it.
         Customer histories belong to `account_id`, or to `account` named by name, English name
         or CRM id."""
-        if not can_edit_knowledge(identity):
-            raise PermissionDenied("Only trainers and admins can change the knowledge base.")
+        if not access.can_add_knowledge(identity):
+            raise PermissionDenied(EDITORS_ONLY)
         if account and account_id is None:
-            with self.app.db.session() as session:
+            with self.sessions() as session:
                 found = self._account(session, None, account, account)
                 account_id = found.id if found else None
         files: list[Path] = []
@@ -259,34 +315,23 @@ class KnowledgeBase:
 
     # --- listing and removing ------------------------------------------------------------------
     def list_documents(self, identity: Identity) -> list[DocumentInfo]:
-        with self.app.db.session() as session:
-            query = select(KnowledgeDocument).order_by(KnowledgeDocument.id)
-            if identity.role not in (Role.ADMIN, Role.TRAINER):
-                accounts = visible_account_ids(session, identity) or set()
-                query = query.where(
-                    or_(KnowledgeDocument.visibility == Visibility.EVERYONE, KnowledgeDocument.account_id.in_(accounts))
-                )
-            elif identity.role is Role.TRAINER:
-                query = query.where(KnowledgeDocument.account_id.is_(None))
-            return [
-                DocumentInfo(
-                    id=d.id, title=d.title, kind=d.kind, language=d.language, format=d.format,
-                    visibility=d.visibility.value, account_id=d.account_id, version=d.version,
-                    chunks=d.chunk_count, size_bytes=d.size_bytes, source=d.source, source_path=d.source_path,
-                    updated_at=d.updated_at.isoformat(),
-                )
-                for d in session.scalars(query)
-            ]
+        """The documents the caller can see: the same ones their searches can return."""
+        rule = access.documents(identity)
+        with self.sessions() as session:
+            query = select(KnowledgeDocument).where(rule.clause(KnowledgeDocument)).order_by(KnowledgeDocument.id)
+            return [DocumentInfo.of(document) for document in session.scalars(query)]
 
     def remove(self, identity: Identity, doc_id: int) -> str:
-        if not can_edit_knowledge(identity):
-            raise PermissionDenied("Only trainers and admins can change the knowledge base.")
-        with self.app.db.session() as session:
+        """Remove a document and its passages; returns its title."""
+        if not access.can_add_knowledge(identity):
+            raise PermissionDenied(EDITORS_ONLY)
+        with self.sessions() as session:
             document = session.get(KnowledgeDocument, doc_id)
             if document is None:
                 raise NotFound(f"No document with id {doc_id}.")
+            _require_change(session, identity, document, f"You don't have access to document #{doc_id}.")
             title = document.title
             session.delete(document)
         # Deleted from the database first: its chunks are invisible from that moment.
-        self.retriever.delete_chunks(doc_id)
+        self.index.delete_chunks(doc_id)
         return title

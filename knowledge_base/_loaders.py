@@ -16,10 +16,18 @@ import yaml
 
 from bot.core.errors import InvalidInput, UnsupportedMedia
 
-__all__ = ["LoadedDocument", "Section", "load_document", "SUPPORTED_SUFFIXES"]
+__all__ = ["SUPPORTED_SUFFIXES", "LoadedDocument", "Section", "load_document"]
 
-SUPPORTED_SUFFIXES = {".md": "md", ".markdown": "md", ".txt": "txt", ".pdf": "pdf", ".docx": "docx",
-                      ".html": "html", ".htm": "html", ".csv": "csv"}
+SUPPORTED_SUFFIXES = {
+    ".md": "md",
+    ".markdown": "md",
+    ".txt": "txt",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
+    ".csv": "csv",
+}
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 
@@ -46,7 +54,7 @@ def load_document(path: Path, filename: str) -> LoadedDocument:
     suffix = Path(filename).suffix.lower()
     fmt = SUPPORTED_SUFFIXES.get(suffix)
     if fmt is None:
-        supported = ", ".join(sorted({v for v in SUPPORTED_SUFFIXES.values()}))
+        supported = ", ".join(sorted(set(SUPPORTED_SUFFIXES.values())))
         raise UnsupportedMedia(f"'{filename}' is not a supported document type (use {supported}).")
     data = path.read_bytes()
     if not data.strip():
@@ -90,7 +98,7 @@ def _markdown_sections(text: str) -> tuple[str | None, list[Section]]:
                 title = heading
                 path = []
                 continue
-            path = path[: max(level - 2, 0)] + [heading]
+            path = [*path[: max(level - 2, 0)], heading]
         else:
             buffer.append(line)
     flush()
@@ -107,7 +115,7 @@ def _markdown(data: bytes, filename: str) -> LoadedDocument:
         except yaml.YAMLError as exc:
             raise InvalidInput(f"'{filename}' has a malformed front matter block.") from exc
         meta = loaded if isinstance(loaded, dict) else {}
-        text = text[match.end():]
+        text = text[match.end() :]
     title, sections = _markdown_sections(text)
     return LoadedDocument("md", str(meta.get("title") or title or "") or None, sections, meta)
 
@@ -127,7 +135,7 @@ def _pdf(data: bytes, filename: str) -> LoadedDocument:
         if reader.is_encrypted:
             raise InvalidInput(f"'{filename}' is password-protected: remove the password and send it again.")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata or {}).get("/Title") if reader.metadata else None
+        title = reader.metadata.get("/Title") if reader.metadata else None
     except InvalidInput:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -172,7 +180,9 @@ def _html(data: bytes, filename: str) -> LoadedDocument:
 
     html = _decode(data, filename)
     # trafilatura drops scripts, styles and navigation; only the readable content is kept.
-    text = trafilatura.extract(html, output_format="markdown", include_tables=True, include_comments=False, favor_recall=True)
+    text = trafilatura.extract(
+        html, output_format="markdown", include_tables=True, include_comments=False, favor_recall=True
+    )
     metadata = trafilatura.extract_metadata(html)
     title = metadata.title if metadata is not None and metadata.title else None
     if not text:
@@ -191,14 +201,16 @@ def _csv(data: bytes, filename: str) -> LoadedDocument:
         raise InvalidInput(f"'{filename}' has a header but no rows.")
     sections: list[Section] = []
     accounts: set[str] = set()
-    for number, row in enumerate(rows, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+    for number, raw_row in enumerate(rows, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw_row.items()}
         body = row.get("text") or row.get("notes") or row.get("body") or ""
         if not body:
             body = "; ".join(f"{k}: {v}" for k, v in row.items() if v)
         if not body:
             continue
-        heading = " ".join(p for p in (row.get("date"), row.get("entry_type"), row.get("subject")) if p) or f"row {number}"
+        heading = (
+            " ".join(p for p in (row.get("date"), row.get("entry_type"), row.get("subject")) if p) or f"row {number}"
+        )
         author = f" ({row['author']})" if row.get("author") else ""
         sections.append(Section(heading + author, body))
         if row.get("account"):

@@ -1,6 +1,6 @@
-"""Cross-lingual hybrid retrieval over the knowledge base, with permissions and citations."""
+"""Cross-lingual hybrid retrieval over the knowledge base, filtered by the one access policy, with citations."""
 
 from retrieval._embedders import Embedder, build_embedder
 from retrieval._search import ChunkRecord, Retriever, SearchHit, SearchMode, to_citations
 
-__all__ = ["Retriever", "SearchHit", "SearchMode", "ChunkRecord", "to_citations", "Embedder", "build_embedder"]
+__all__ = ["ChunkRecord", "Embedder", "Retriever", "SearchHit", "SearchMode", "build_embedder", "to_citations"]

@@ -1,43 +1,54 @@
-"""Hybrid search over the knowledge base: dense (Chroma) + BM25, fused, permission-filtered.
+"""Hybrid search over the knowledge base: dense (Chroma) + BM25, fused, filtered by access.
 
-The database is the source of truth for which version of a document is live and holds the
-chunks' texts; Chroma holds their vectors and the metadata filters need. A chunk whose version is
-not the document's current one is never returned. That makes a document update atomic for
-readers (old chunks until the commit, new ones after) whatever Chroma holds.
+The database is the source of truth for which version of a document is live, for who may read
+it (`bot.core.access.documents`) and for the chunks' texts; Chroma holds their vectors and the
+metadata the selective filters (kind, account, gap) need. A chunk is returned only when its
+document is one the caller may read and its version is that document's current one. That
+makes a document update atomic for readers (old chunks until the commit, new ones after)
+whatever Chroma holds.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
-import bm25s
-import chromadb
-import numpy as np
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from bot.core import access
 from bot.core.channel import Citation
-from bot.core.errors import ServiceUnavailable
+from bot.core.db import SessionFactory
 from bot.core.identity import Identity
-from bot.core.access import visible_account_ids
-from bot.core.models import KnowledgeChunk, KnowledgeDocument, Role
-from retrieval._embedders import ChromaEmbeddingFunction, Embedder, build_embedder
+from bot.core.models import KnowledgeChunk, KnowledgeDocument
+from bot.core.settings import Settings
+from retrieval._embedders import Embedder, build_embedder
 from retrieval._fusion import reciprocal_rank_fusion
 from retrieval._text import tokenize
 
 if TYPE_CHECKING:
-    from bot.app import App
+    import bm25s
+    import numpy as np
+    from chromadb import Collection
+    from chromadb.base_types import (
+        InclusionExclusionOperator,
+        LiteralValue,
+        LogicalOperator,
+        Metadata,
+        Where,
+        WhereOperator,
+    )
 
-__all__ = ["Retriever", "SearchHit", "ChunkRecord", "to_citations", "SearchMode"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["ChunkRecord", "Retriever", "SearchHit", "SearchMode", "to_citations"]
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 NO_ID = -1  # Chroma metadata cannot hold None
-DENSE_OVERFETCH = 2  # nearest rows fetched per wanted one before the access filter
+DENSE_OVERFETCH = 2  # nearest rows fetched per wanted one before the Python filter
+
+ChunkMetadata: TypeAlias = dict[str, str | int]
+"""What Chroma stores with each vector (see `ChunkRecord.metadata`)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +66,7 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class ChunkRecord:
-    """One chunk as stored: text plus the metadata filters and citations need."""
+    """One chunk as written: text plus the metadata filters and citations need."""
 
     chunk_id: str
     text: str
@@ -71,7 +82,9 @@ class ChunkRecord:
     gap: str | None
     position: int
 
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self) -> ChunkMetadata:
+        # visibility and territory_id are kept for operators reading the store; access is
+        # decided from the database, never from these.
         return {
             "doc_id": self.doc_id,
             "version": self.version,
@@ -87,80 +100,151 @@ class ChunkRecord:
         }
 
 
-def _hit(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> SearchHit:
-    account = int(meta.get("account_id", NO_ID))
-    return SearchHit(
-        doc_id=int(meta["doc_id"]),
-        chunk_id=chunk_id,
-        title=str(meta["title"]),
-        source=str(meta["source"]),
-        kind=str(meta["kind"]),
-        language=str(meta["language"]),
-        account_id=None if account == NO_ID else account,
-        text=text,
-        score=score,
-    )
+@dataclass(frozen=True)
+class _StoredChunk:
+    """A chunk as read back from Chroma: what filtering and citing need, typed."""
+
+    chunk_id: str
+    doc_id: int
+    version: int
+    title: str
+    source: str
+    kind: str
+    language: str
+    account_id: int | None
+    gap: str | None
+
+    @classmethod
+    def of(cls, chunk_id: str, meta: Metadata) -> _StoredChunk:
+        account = int(_scalar(meta, "account_id"))
+        return cls(
+            chunk_id=chunk_id,
+            doc_id=int(_scalar(meta, "doc_id")),
+            version=int(_scalar(meta, "version")),
+            title=str(_scalar(meta, "title")),
+            source=str(_scalar(meta, "source")),
+            kind=str(_scalar(meta, "kind")),
+            language=str(_scalar(meta, "language")),
+            account_id=None if account == NO_ID else account,
+            gap=str(meta.get("gap") or "") or None,
+        )
+
+    def hit(self, text: str, score: float) -> SearchHit:
+        return SearchHit(
+            doc_id=self.doc_id,
+            chunk_id=self.chunk_id,
+            title=self.title,
+            source=self.source,
+            kind=self.kind,
+            language=self.language,
+            account_id=self.account_id,
+            text=text,
+            score=score,
+        )
+
+
+def _scalar(meta: Metadata, key: str) -> str | int | float | bool:
+    value = meta.get(key)
+    if not isinstance(value, str | int | float | bool):
+        raise ValueError(f"chunk metadata '{key}' is {value!r}")
+    return value
+
+
+def _one_of(field: str, values: Sequence[LiteralValue]) -> Where:
+    operator: dict[InclusionExclusionOperator, list[LiteralValue]] = {"$in": list(values)}
+    return {field: operator}
+
+
+def _all_of(clauses: Sequence[Where]) -> Where | None:
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": list(clauses)}
 
 
 @dataclass(frozen=True)
-class _Access:
-    """What one caller may read, as a Python predicate and as a Chroma `where`."""
+class _Wanted:
+    """Which chunks one search may return: those of the documents the caller may read, at their
+    live version (from the database), narrowed by the search's selective filters."""
 
-    everything: bool
-    accounts: frozenset[int]
-    territory_id: int | None
+    live: Mapping[int, int]  # visible document id -> its live version
+    everything: bool  # the caller may read every document: no access filter to push down
+    kinds: frozenset[str] | None
+    account_id: int | None
+    gap: str | None
 
-    def allows(self, meta: dict[str, Any]) -> bool:
-        if self.everything or meta["visibility"] == "everyone":
-            return True
-        if int(meta["account_id"]) in self.accounts:
-            return True
+    def __call__(self, chunk: _StoredChunk) -> bool:
         return (
-            meta["visibility"] == "territory"
-            and self.territory_id is not None
-            and int(meta["territory_id"]) == self.territory_id
-            and int(meta["account_id"]) == NO_ID
+            self.live.get(chunk.doc_id) == chunk.version
+            and (self.kinds is None or chunk.kind in self.kinds)
+            and (self.account_id is None or chunk.account_id == self.account_id)
+            and (self.gap is None or chunk.gap == self.gap)
         )
 
-    def where(self) -> dict[str, Any] | None:
+    def selective(self) -> list[Where]:
+        """The filters that narrow a search a lot, cheap for Chroma to apply."""
+        clauses: list[Where] = []
+        if self.kinds is not None:
+            clauses.append(_one_of("kind", sorted(self.kinds)))
+        if self.account_id is not None:
+            clauses.append({"account_id": self.account_id})
+        if self.gap is not None:
+            clauses.append({"gap": self.gap})
+        return clauses
+
+    def pushed_down(self) -> list[Where]:
+        """The selective filters plus the caller's documents, for Chroma to apply itself."""
         if self.everything:
-            return None
-        clauses: list[dict[str, Any]] = [{"visibility": "everyone"}]
-        if self.accounts:
-            clauses.append({"account_id": {"$in": sorted(self.accounts)}})
-        if self.territory_id is not None:
-            clauses.append(
-                {"$and": [{"visibility": "territory"}, {"territory_id": self.territory_id}, {"account_id": NO_ID}]}
+            return self.selective()
+        return [_one_of("doc_id", sorted(self.live)), *self.selective()]
+
+
+_Signature: TypeAlias = tuple[object, ...]
+
+
+def _signature(session: Session) -> _Signature:
+    """Changes whenever a document is added, replaced or removed (the keyword index's key)."""
+    return tuple(
+        session.execute(
+            select(
+                func.count(KnowledgeDocument.id),
+                func.coalesce(func.sum(KnowledgeDocument.version), 0),
+                func.max(KnowledgeDocument.updated_at),
             )
-        return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+        ).one()
+    )
 
 
 class _Bm25Index:
-    def __init__(self, signature: tuple, ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> None:
+    def __init__(self, signature: _Signature, chunks: list[_StoredChunk], texts: list[str]) -> None:
         self.signature = signature
-        self.ids, self.texts, self.metas = ids, texts, metas
+        self.chunks = chunks
         self.model: bm25s.BM25 | None = None
-        if ids:
-            self.model = bm25s.BM25()
-            self.model.index([tokenize(t) or ["<empty>"] for t in texts], show_progress=False)
+        if chunks:
+            import bm25s  # a quarter of a second to import: only once there is something to index
 
-    def rank(self, query: str, limit: int) -> list[tuple[int, float]]:
+            self.model = bm25s.BM25()
+            self.model.index([tokenize(text) or ["<empty>"] for text in texts], show_progress=False)
+
+    def rank(self, query: str, limit: int) -> list[tuple[_StoredChunk, float]]:
         tokens = tokenize(query)
         if self.model is None or not tokens:
             return []
-        limit = min(limit, len(self.ids))
-        positions, scores = self.model.retrieve([tokens], k=limit, show_progress=False)
-        return [(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if s > 0]
+        positions, scores = self.model.retrieve([tokens], k=min(limit, len(self.chunks)), show_progress=False)
+        return [(self.chunks[int(p)], float(s)) for p, s in zip(positions[0], scores[0], strict=True) if s > 0]
 
 
 class Retriever:
-    """Search the knowledge base as a given caller. Thread-safe; one per process."""
+    """Search the knowledge base as a given caller. Thread-safe; one per process.
 
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.settings = app.settings
-        self._embedder: Embedder | None = None
-        self._collection: Any = None
+    The embedder and the Chroma collection are opened on first use, so building a retriever
+    (or importing this package) loads no model and no vector store.
+    """
+
+    def __init__(self, settings: Settings, sessions: SessionFactory, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self._embedder = embedder
+        self._collection: Collection | None = None
         self._bm25: _Bm25Index | None = None
         self._lock = threading.RLock()
 
@@ -173,45 +257,13 @@ class Retriever:
             return self._embedder
 
     @property
-    def collection(self) -> Any:
+    def collection(self) -> Collection:
         with self._lock:
             if self._collection is None:
-                try:
-                    if self.settings.chroma_host:
-                        client = chromadb.HttpClient(host=self.settings.chroma_host, port=self.settings.chroma_port)
-                    else:
-                        client = chromadb.PersistentClient(path=str(self.settings.chroma_dir))
-                except Exception as exc:
-                    raise ServiceUnavailable("The knowledge store is not reachable right now.") from exc
-                name = f"{self.settings.chroma_collection}-{self.embedder.name}"
-                self._collection = client.get_or_create_collection(
-                    name=name,
-                    embedding_function=ChromaEmbeddingFunction(self.embedder),
-                    metadata={"hnsw:space": "cosine"},
-                )
-                self._backfill_chunk_texts()
-            return self._collection
+                from retrieval._store import open_collection
 
-    def _backfill_chunk_texts(self) -> None:
-        """Copy chunk texts from Chroma into the database once, for a knowledge base ingested
-        before texts moved there (migration 0003)."""
-        with self.app.db.session() as session:
-            if session.scalar(select(exists().where(KnowledgeChunk.id.isnot(None)))) or not session.scalar(
-                select(exists().where(KnowledgeDocument.chunk_count > 0))
-            ):
-                return
-            live = dict(session.execute(select(KnowledgeDocument.id, KnowledgeDocument.version)).all())
-            stored = self._collection.get(include=["documents", "metadatas"])
-            rows = [
-                KnowledgeChunk(
-                    id=chunk_id, document_id=int(meta["doc_id"]), version=int(meta["version"]),
-                    position=int(meta["position"]), text=text,
-                )
-                for chunk_id, text, meta in zip(stored["ids"], stored["documents"], stored["metadatas"])
-                if text is not None and live.get(int(meta["doc_id"])) == int(meta["version"])
-            ]
-            session.add_all(rows)
-        logger.info("copied %d chunk texts from the vector store into the database", len(rows))
+                self._collection = open_collection(self.settings, self.embedder)
+            return self._collection
 
     # --- writing (used by the knowledge base) ----------------------------------------------
     def add_chunks(self, chunks: Sequence[ChunkRecord], batch: int = 256) -> None:
@@ -227,9 +279,10 @@ class Retriever:
             )
 
     def delete_chunks(self, doc_id: int, keep_version: int | None = None) -> None:
-        where: dict[str, Any] = {"doc_id": doc_id}
+        where: Where = {"doc_id": doc_id}
         if keep_version is not None:
-            where = {"$and": [{"doc_id": doc_id}, {"version": {"$ne": keep_version}}]}
+            other_version: dict[WhereOperator | LogicalOperator, LiteralValue] = {"$ne": keep_version}
+            where = {"$and": [{"doc_id": doc_id}, {"version": other_version}]}
         self.collection.delete(where=where)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
@@ -237,56 +290,14 @@ class Retriever:
             self.collection.delete(ids=list(ids))
 
     # --- reading -----------------------------------------------------------------------------
-    def _access(self, identity: Identity) -> _Access:
-        if identity.role is Role.ADMIN:
-            return _Access(True, frozenset(), None)
-        if identity.role in (Role.REP, Role.MANAGER):
-            with self.app.db.session() as session:
-                accounts = visible_account_ids(session, identity) or set()
-            territory = identity.territory_id if identity.role is Role.MANAGER else None
-            return _Access(False, frozenset(accounts), territory)
-        return _Access(False, frozenset(), None)
-
-    def _live_versions(self) -> dict[int, int]:
-        with self.app.db.session() as session:
-            return dict(session.execute(select(KnowledgeDocument.id, KnowledgeDocument.version)).all())
-
-    def _signature(self) -> tuple:
-        with self.app.db.session() as session:
-            return tuple(
-                session.execute(
-                    select(
-                        func.count(KnowledgeDocument.id),
-                        func.coalesce(func.sum(KnowledgeDocument.version), 0),
-                        func.max(KnowledgeDocument.updated_at),
-                    )
-                ).one()
-            )
-
     def warm_up(self) -> None:
         """Load the embedder and the store and build the keyword index, so the first question
         does not pay for them."""
         self.embedder.embed_query("warm up")
         if self.collection.count():
-            self._bm25_index()
-
-    def _texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
-        with self.app.db.session() as session:
-            rows = session.execute(select(KnowledgeChunk.id, KnowledgeChunk.text).where(KnowledgeChunk.id.in_(chunk_ids)))
-            return dict(rows.all())
-
-    def _bm25_index(self) -> _Bm25Index:
-        signature = self._signature()
-        with self._lock:
-            if self._bm25 is None or self._bm25.signature != signature:
-                stored = self.collection.get(include=["metadatas"])
-                with self.app.db.session() as session:
-                    texts = dict(session.execute(select(KnowledgeChunk.id, KnowledgeChunk.text)).all())
-                kept = [(i, m) for i, m in zip(stored["ids"], stored["metadatas"]) if i in texts]
-                self._bm25 = _Bm25Index(
-                    signature, [i for i, _ in kept], [texts[i] for i, _ in kept], [m for _, m in kept]
-                )
-            return self._bm25
+            with self.sessions() as session:
+                signature = _signature(session)
+            self._bm25_index(signature)
 
     def search(
         self,
@@ -304,106 +315,114 @@ class Retriever:
         query = query.strip()
         if not query:
             return []
-        access = self._access(identity)
-        live = self._live_versions()
-
-        def wanted(meta: dict[str, Any]) -> bool:
-            return (
-                live.get(int(meta["doc_id"])) == int(meta["version"])
-                and access.allows(meta)
-                and (not kinds or meta["kind"] in kinds)
-                and (account_id is None or int(meta["account_id"]) == account_id)
-                and (gap is None or meta.get("gap") == gap)
+        rule = access.documents(identity)
+        with self.sessions() as session:
+            # The documents the caller may read, at their live versions: the one access decision.
+            live = dict(
+                session.execute(
+                    select(KnowledgeDocument.id, KnowledgeDocument.version).where(rule.clause(KnowledgeDocument))
+                )
+                .tuples()
+                .all()
             )
+            signature = _signature(session) if mode != "dense" else None
+        if not live:
+            return []
+        wanted = _Wanted(live, rule.everything, frozenset(kinds) if kinds else None, account_id, gap)
 
         pool = max(k * 5, 30)
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, _StoredChunk] = {}
         dense_rank: list[str] = []
         best_similarity = best_bm25 = 0.0
         if mode in ("dense", "hybrid"):
-            for chunk_id, meta, distance in self._dense(query, pool, access, wanted, kinds, account_id, gap):
-                found[chunk_id] = meta
-                dense_rank.append(chunk_id)
+            for chunk, distance in self._dense(query, pool, wanted):
+                found[chunk.chunk_id] = chunk
+                dense_rank.append(chunk.chunk_id)
                 best_similarity = max(best_similarity, 1.0 - distance)
         sparse_rank: list[str] = []
-        if mode in ("bm25", "hybrid"):
-            index = self._bm25_index()
-            for position, score in index.rank(query, pool * 4):
-                meta = index.metas[position]
-                if wanted(meta):
-                    chunk_id = index.ids[position]
-                    found.setdefault(chunk_id, meta)
-                    sparse_rank.append(chunk_id)
+        if signature is not None:
+            for chunk, score in self._bm25_index(signature).rank(query, pool * 4):
+                if wanted(chunk):
+                    found.setdefault(chunk.chunk_id, chunk)
+                    sparse_rank.append(chunk.chunk_id)
                     best_bm25 = max(best_bm25, score)
                     if len(sparse_rank) >= pool:
                         break
-        off_topic = best_similarity < self.settings.retrieval_min_similarity and best_bm25 < self.settings.retrieval_min_bm25
+        off_topic = (
+            best_similarity < self.settings.retrieval_min_similarity and best_bm25 < self.settings.retrieval_min_bm25
+        )
         if off_topic and gap is None and account_id is None:
             # Nothing in the knowledge base is about this (a caller filtering on a gap or an
             # account asked for those documents by key, not by topic).
             return []
         fused = reciprocal_rank_fusion(
-            [dense_rank, sparse_rank], k=self.settings.retrieval_rrf_k, weights=[1.0, self.settings.retrieval_bm25_weight]
+            [dense_rank, sparse_rank],
+            k=self.settings.retrieval_rrf_k,
+            weights=[1.0, self.settings.retrieval_bm25_weight],
         )
         # A chunk replaced since it was ranked has no text any more: skip it.
         texts = self._texts([chunk_id for chunk_id, _ in fused[: k * 2]])
         best = [(chunk_id, score) for chunk_id, score in fused if chunk_id in texts][:k]
-        return [_hit(chunk_id, texts[chunk_id], found[chunk_id], score) for chunk_id, score in best]
+        return [found[chunk_id].hit(texts[chunk_id], score) for chunk_id, score in best]
 
-    def _dense(
-        self,
-        query: str,
-        limit: int,
-        access: _Access,
-        wanted: Callable[[dict[str, Any]], bool],
-        kinds: Sequence[str] | None,
-        account_id: int | None,
-        gap: str | None,
-    ) -> list[tuple[str, dict[str, Any], float]]:
-        """The `limit` nearest chunks the caller may read, nearest first.
+    def _texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        with self.sessions() as session:
+            rows = session.execute(
+                select(KnowledgeChunk.id, KnowledgeChunk.text).where(KnowledgeChunk.id.in_(chunk_ids))
+            )
+            return dict(rows.tuples().all())
 
-        A broad `where` (such as a rep's access) makes Chroma scan its metadata for every query
-        (~35 ms at 10k chunks), so the first query carries only the selective filters and
-        over-fetches; `wanted` applies the access rules in Python. Only when too few of those
-        pass does a second query push the whole filter down to Chroma.
+    def _bm25_index(self, signature: _Signature) -> _Bm25Index:
+        with self._lock:
+            if self._bm25 is None or self._bm25.signature != signature:
+                stored = self.collection.get(include=["metadatas"])
+                with self.sessions() as session:
+                    texts = dict(session.execute(select(KnowledgeChunk.id, KnowledgeChunk.text)).tuples().all())
+                chunks = [
+                    _StoredChunk.of(chunk_id, meta)
+                    for chunk_id, meta in zip(stored["ids"], stored["metadatas"] or [], strict=True)
+                    if chunk_id in texts
+                ]
+                self._bm25 = _Bm25Index(signature, chunks, [texts[c.chunk_id] for c in chunks])
+            return self._bm25
+
+    def _dense(self, query: str, limit: int, wanted: _Wanted) -> list[tuple[_StoredChunk, float]]:
+        """The `limit` nearest chunks the search wants, nearest first, with their distances.
+
+        A broad `where` (such as the dozens of documents a rep may read) makes Chroma scan its
+        metadata for every query (~35 ms at 10k chunks), so the first query carries only the
+        selective filters and over-fetches; `wanted` applies access in Python. Only when too few
+        of those pass does a second query push the caller's documents down to Chroma.
         """
         if self.collection.count() == 0:
             return []
-        selective: list[dict[str, Any]] = []
-        if kinds:
-            selective.append({"kind": {"$in": list(kinds)}})
-        if account_id is not None:
-            selective.append({"account_id": account_id})
-        if gap is not None:
-            selective.append({"gap": gap})
-        vector = np.asarray(self.embedder.embed_query(query), dtype=np.float32).tolist()
+        vector = self.embedder.embed_query(query).astype("float32", copy=False)
         fetch = limit * DENSE_OVERFETCH
-        rows = self._nearest(vector, fetch, selective)
-        allowed = [row for row in rows if wanted(row[1])]
+        rows = self._nearest(vector, fetch, wanted.selective())
+        allowed = [row for row in rows if wanted(row[0])]
         if len(allowed) >= limit or len(rows) < fetch:
             return allowed[:limit]
-        access_where = access.where()
-        if access_where is not None:
-            selective.insert(0, access_where)
-        return [row for row in self._nearest(vector, limit, selective) if wanted(row[1])]
+        return [row for row in self._nearest(vector, limit, wanted.pushed_down()) if wanted(row[0])]
 
-    def _nearest(
-        self, vector: list[float], n: int, clauses: list[dict[str, Any]]
-    ) -> list[tuple[str, dict[str, Any], float]]:
-        where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    def _nearest(self, vector: np.ndarray, n: int, clauses: Sequence[Where]) -> list[tuple[_StoredChunk, float]]:
         result = self.collection.query(
-            query_embeddings=[vector], n_results=n, where=where, include=["metadatas", "distances"]
+            query_embeddings=vector, n_results=n, where=_all_of(clauses), include=["metadatas", "distances"]
         )
-        return list(zip(result["ids"][0], result["metadatas"][0], result["distances"][0]))
+        metadatas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        return [
+            (_StoredChunk.of(chunk_id, meta), distance)
+            for chunk_id, meta, distance in zip(result["ids"][0], metadatas, distances, strict=True)
+        ]
 
 
 def to_citations(hits: Sequence[SearchHit]) -> list[Citation]:
     """One numbered citation per document, in rank order: [1], [2], ..."""
     citations: list[Citation] = []
-    seen: dict[int, int] = {}
+    seen: set[int] = set()
     for hit in hits:
         if hit.doc_id in seen:
             continue
-        seen[hit.doc_id] = len(citations) + 1
+        seen.add(hit.doc_id)
         citations.append(Citation(len(citations) + 1, hit.doc_id, hit.title, hit.source, hit.text[:200]))
     return citations

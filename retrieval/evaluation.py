@@ -2,7 +2,8 @@
 
 The questions live in `eval_questions.yaml` next to this file; each names the one demo document
 (by file stem) whose content answers it. A hit is counted per document, not per chunk, because a
-rep cites documents.
+rep cites documents. This module scores a knowledge base that is already built; `copilot eval
+retrieval` builds the demo one in its own data folder first.
 """
 
 from __future__ import annotations
@@ -13,18 +14,17 @@ from pathlib import Path
 
 import yaml
 
-from bot.app import App
-from bot.demo.build import ensure_demo
-from bot.core.identity import Identity, resolve_user
-from bot.core.settings import Settings
-from retrieval._search import SearchMode
+from bot.core.identity import Identity
+from retrieval._search import Retriever, SearchMode
 
-__all__ = ["EvalQuestion", "ModeScores", "load_questions", "evaluate", "evaluation_app", "QUESTIONS_FILE", "MODES"]
+__all__ = ["EVAL_IDENTITY", "MODES", "QUESTIONS_FILE", "EvalQuestion", "ModeScores", "evaluate", "load_questions"]
 
 QUESTIONS_FILE = Path(__file__).parent / "eval_questions.yaml"
 MODES: tuple[SearchMode, ...] = ("dense", "bm25", "hybrid")
 EVAL_IDENTITY = "ops.admin"  # sees everything, so the customer histories are distractors too
 RANK_DEPTH = 10
+
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,9 @@ def load_questions(path: Path = QUESTIONS_FILE) -> list[EvalQuestion]:
     return [EvalQuestion(item["q"], item["doc"], item["dir"]) for item in raw["questions"]]
 
 
-def evaluation_app(settings: Settings) -> App:
-    """An app on its own data folder holding the demo KB (built once, reused afterwards)."""
-    eval_settings = settings.model_copy(
-        update={"data_dir": settings.data_dir / "eval-retrieval", "database_url": None, "chroma_host": None}
-    )
-    return App(eval_settings)
-
-
-def _document_ranking(app: App, identity: Identity, question: str, mode: SearchMode) -> list[str]:
+def _document_ranking(retriever: Retriever, identity: Identity, question: str, mode: SearchMode) -> list[str]:
     ranked: list[str] = []
-    for hit in app.retriever.search(identity, question, k=RANK_DEPTH * 4, mode=mode):
+    for hit in retriever.search(identity, question, k=RANK_DEPTH * 4, mode=mode):
         stem = Path(hit.source).stem
         if stem not in ranked:
             ranked.append(stem)
@@ -68,14 +60,12 @@ def _document_ranking(app: App, identity: Identity, question: str, mode: SearchM
 
 
 def evaluate(
-    app: App,
+    retriever: Retriever,
+    identity: Identity,
     questions: list[EvalQuestion],
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, ModeScores]:
-    """Build the demo KB in `app` if needed, then score every mode on every question."""
-    ensure_demo(app, progress, with_calls=False)
-    with app.db.session() as session:
-        identity = Identity.from_user(resolve_user(session, EVAL_IDENTITY))
+    """Score every mode on every question, searching as `identity` (normally EVAL_IDENTITY)."""
     results: dict[str, ModeScores] = {}
     total = len(questions) * len(MODES)
     done = 0
@@ -83,7 +73,7 @@ def evaluate(
         hit1 = hit5 = reciprocal = 0.0
         misses: list[str] = []
         for item in questions:
-            ranking = _document_ranking(app, identity, item.question, mode)
+            ranking = _document_ranking(retriever, identity, item.question, mode)
             if item.expected in ranking:
                 rank = ranking.index(item.expected) + 1
                 hit1 += rank == 1

@@ -8,8 +8,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from bot.app import App
+from bot.cli.common import (
+    AsUser,
+    JsonFlag,
+    cli_errors,
+    console,
+    emit_json,
+    err_console,
+    get_app,
+    identity_for,
+    progress_bar,
+)
 from bot.cli.evals import eval_app
-from bot.cli.common import AsUser, JsonFlag, cli_errors, console, emit_json, err_console, get_app, identity_for, progress_bar
 
 __all__ = ["kb_app"]
 
@@ -20,7 +31,12 @@ kb_app = typer.Typer(help="Add, list and remove knowledge-base documents.", no_a
 @cli_errors
 def add(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (md, txt, pdf, docx, html, csv).")],
-    kind: Annotated[str | None, typer.Option(help="playbook, battlecard, case_study, product, compliance, lesson, customer_history, call_summary")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="playbook, battlecard, case_study, product, compliance, lesson, customer_history, call_summary"
+        ),
+    ] = None,
     visibility: Annotated[str | None, typer.Option(help="everyone, territory or owner")] = None,
     account: Annotated[str | None, typer.Option(help="The account a customer history belongs to.")] = None,
     as_user: AsUser = None,
@@ -32,14 +48,19 @@ def add(
     with progress_bar() as bar:
         task = bar.add_task("Adding documents", total=None)
         report = app.knowledge.add_paths(
-            identity, paths, kind=kind, visibility=visibility, account=account,
+            identity,
+            paths,
+            kind=kind,
+            visibility=visibility,
+            account=account,
             progress=lambda name, done, total: bar.update(task, completed=done, total=total, description=name),
         )
     if json_output:
         emit_json(report)
     else:
         for outcome in report.added:
-            console.print(f"[green]added[/green] #{outcome.doc_id} {outcome.title} (v{outcome.version}, {outcome.chunk_count} passages)")
+            passages = f"v{outcome.version}, {outcome.chunk_count} passages"
+            console.print(f"[green]added[/green] #{outcome.doc_id} {outcome.title} ({passages})")
         for outcome in report.unchanged:
             console.print(f"[dim]unchanged[/dim] #{outcome.doc_id} {outcome.title}")
         for name, reason in report.failed:
@@ -66,7 +87,9 @@ def list_documents(as_user: AsUser = None, json_output: JsonFlag = False) -> Non
 
 @kb_app.command("remove")
 @cli_errors
-def remove(doc_id: Annotated[int, typer.Argument(help="The document id from `copilot kb list`.")], as_user: AsUser = None) -> None:
+def remove(
+    doc_id: Annotated[int, typer.Argument(help="The document id from `copilot kb list`.")], as_user: AsUser = None
+) -> None:
     """Remove a document and all its passages."""
     app = get_app()
     title = app.knowledge.remove(identity_for(app, as_user), doc_id)
@@ -83,21 +106,28 @@ def eval_retrieval(
 
     The demo KB is built once in <data_dir>/eval-retrieval and reused afterwards.
     """
-    from retrieval.evaluation import evaluate, evaluation_app, load_questions
+    from bot.demo.build import ensure_demo
+    from retrieval.evaluation import EVAL_IDENTITY, evaluate, load_questions
 
-    app = get_app()
+    settings = get_app().settings
     questions = load_questions()
-    eval_app_instance = evaluation_app(app.settings)
+    # Its own data folder, database and vector store: the evaluation never touches the real ones.
+    evaluation = App(
+        settings.model_copy(
+            update={"data_dir": settings.data_dir / "eval-retrieval", "database_url": None, "chroma_host": None}
+        )
+    )
     try:
         with progress_bar() as bar:
             task = bar.add_task("Preparing the demo knowledge base", total=None)
-            scores = evaluate(
-                eval_app_instance,
-                questions,
-                progress=lambda step, done, total: bar.update(task, completed=done, total=total, description=step),
-            )
+
+            def progress(step: str, done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, description=step)
+
+            ensure_demo(evaluation, progress, with_calls=False)
+            scores = evaluate(evaluation.retriever, identity_for(evaluation, EVAL_IDENTITY), questions, progress)
     finally:
-        eval_app_instance.close()
+        evaluation.close()
     if json_output:
         emit_json({mode: result.as_dict() for mode, result in scores.items()})
         return

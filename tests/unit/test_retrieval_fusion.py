@@ -1,3 +1,5 @@
+import pytest
+
 from retrieval._fusion import reciprocal_rank_fusion
 from retrieval._text import tokenize
 
@@ -22,7 +24,5 @@ def test_a_lighter_ranker_cannot_outvote_the_heavier_one_on_a_single_item() -> N
 
 
 def test_fusion_rejects_a_weight_count_that_does_not_match() -> None:
-    import pytest
-
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"argument 2 is shorter"):
         reciprocal_rank_fusion([["a"], ["b"]], weights=[1.0])

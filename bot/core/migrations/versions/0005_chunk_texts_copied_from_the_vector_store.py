@@ -25,12 +25,14 @@ logger = logging.getLogger(__name__)
 
 def upgrade() -> None:
     settings = context.config.attributes.get("settings")
+    if settings is None or context.is_offline_mode():
+        return  # offline SQL generation has no database to read, nor a store to copy from
     connection = op.get_bind()
     has_texts = connection.execute(sa.text("SELECT 1 FROM knowledge_chunks LIMIT 1")).first()
     has_passages = connection.execute(
         sa.text("SELECT 1 FROM knowledge_documents WHERE chunk_count > 0 LIMIT 1")
     ).first()
-    if settings is None or has_texts or not has_passages:
+    if has_texts or not has_passages:
         return
     import chromadb
 
