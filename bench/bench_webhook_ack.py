@@ -33,30 +33,46 @@ import uvicorn
 import xmltodict
 
 from bot.app import App
-from bot.demo.org import build_org
 from bot.core.settings import Settings
+from bot.demo.org import build_org
+from integrations.slack import EVENTS_PATH, SlackAdapter
+from integrations.wecom import CALLBACK_PATH, CallbackCrypto, WeComAdapter
 
 SLACK_SECRET = "bench-secret"
 # WeCom's documented sample credentials (any 43-character key works the same).
-WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"
+WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID = (
+    "QDG6eK",
+    "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+    "wx5823bf96d3bd56c7",
+)
 
 
 class OkApi(BaseHTTPRequestHandler):
     """Answers every Web API call with success (the bench measures acks, not replies)."""
 
-    def log_message(self, *args) -> None:  # noqa: ANN002
+    def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._ok()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self._ok()
 
     def _ok(self) -> None:
-        body = json.dumps({"ok": True, "errcode": 0, "access_token": "t", "expires_in": 7200, "user_id": "UBOT",
-                           "bot_id": "BBOT", "team_id": "T1", "ts": "1.1"}).encode()
+        body = json.dumps(
+            {
+                "ok": True,
+                "errcode": 0,
+                "access_token": "t",
+                "expires_in": 7200,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "team_id": "T1",
+                "ts": "1.1",
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -70,31 +86,52 @@ def keep_llm_busy(settings: Settings, stop: threading.Event) -> None:
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), settings.job_worker_nice)
     llm = LocalLLM(settings)
     while not stop.is_set():
-        for _token in llm.stream([{"role": "user", "content": "Write a long essay about B2B sales discovery."}], max_tokens=200, slot="answer-en"):
+        for _token in llm.stream(
+            [{"role": "user", "content": "Write a long essay about B2B sales discovery."}],
+            max_tokens=200,
+            slot="answer-en",
+        ):
             if stop.is_set():
                 return
 
 
 def slack_request(i: int) -> tuple[str, dict[str, str], dict[str, str], str]:
-    body = json.dumps({
-        "type": "event_callback", "team_id": "T1", "event_id": f"EvBench{i}", "event_time": int(time.time()),
-        "event": {"type": "app_mention", "user": "U0DEMO010", "text": "<@UBOT> pricing?", "channel": "C1", "ts": f"{i}.1"},
-    })
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T1",
+            "event_id": f"EvBench{i}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_mention",
+                "user": "U0DEMO010",
+                "text": "<@UBOT> pricing?",
+                "channel": "C1",
+                "ts": f"{i}.1",
+            },
+        }
+    )
     ts = str(int(time.time()))
     signature = "v0=" + hmac.new(SLACK_SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
     headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
-    return "/slack/events", {}, headers, body
+    return EVENTS_PATH, {}, headers, body
 
 
 def wecom_request(i: int) -> tuple[str, dict[str, str], dict[str, str], str]:
-    from integrations.wecom import CALLBACK_PATH
-    from integrations.wecom._crypto import CallbackCrypto
-
     ts, nonce = str(int(time.time())), str(1000 + i)
-    plain = xmltodict.unparse({"xml": {
-        "ToUserName": WECOM_CORP_ID, "AgentID": "1000002", "CreateTime": ts, "FromUserName": "JasonReed",
-        "MsgType": "text", "Content": "How do I answer a price objection?", "MsgId": str(7_000_000 + i),
-    }})
+    plain = xmltodict.unparse(
+        {
+            "xml": {
+                "ToUserName": WECOM_CORP_ID,
+                "AgentID": "1000002",
+                "CreateTime": ts,
+                "FromUserName": "JasonReed",
+                "MsgType": "text",
+                "Content": "How do I answer a price objection?",
+                "MsgId": str(7_000_000 + i),
+            }
+        }
+    )
     envelope = CallbackCrypto(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID).encrypt(plain, nonce, ts)
     params = {"msg_signature": xmltodict.parse(envelope)["xml"]["MsgSignature"], "timestamp": ts, "nonce": nonce}
     return CALLBACK_PATH, params, {"Content-Type": "text/xml"}, envelope
@@ -119,14 +156,11 @@ def send_burst(platform: str, base: str, events: int, concurrency: int) -> list[
         return list(pool.map(one, requests[1:]))
 
 
-def adapter_for(platform: str, app: App):  # noqa: ANN201 - SlackAdapter | WeComAdapter
+def adapter_for(platform: str, app: App) -> SlackAdapter | WeComAdapter:
+    """The platform's adapter, built as `copilot serve` builds it."""
     if platform == "slack":
-        from integrations.slack import SlackAdapter
-
-        return SlackAdapter(app)
-    from integrations.wecom import WeComAdapter
-
-    return WeComAdapter(app)
+        return SlackAdapter(app.settings, app.db.session, app.jobs, app.copilot)
+    return WeComAdapter(app.settings, app.jobs, app.copilot)
 
 
 def bench(platform: str, events: int, concurrency: int, llm: bool) -> None:
@@ -134,10 +168,18 @@ def bench(platform: str, events: int, concurrency: int, llm: bool) -> None:
     threading.Thread(target=api.serve_forever, daemon=True).start()
     api_url = f"http://127.0.0.1:{api.server_address[1]}"
     settings = Settings(
-        _env_file=None, data_dir=Path(tempfile.mkdtemp(prefix=f"bench-{platform}-")), llm_provider="local",
-        slack_bot_token="xoxb-bench", slack_signing_secret=SLACK_SECRET, slack_api_url=f"{api_url}/api/",
-        wecom_corp_id=WECOM_CORP_ID, wecom_agent_id=1000002, wecom_secret="bench", wecom_token=WECOM_TOKEN,
-        wecom_encoding_aes_key=WECOM_AES_KEY, wecom_api_url=api_url,
+        _env_file=None,
+        data_dir=Path(tempfile.mkdtemp(prefix=f"bench-{platform}-")),
+        llm_provider="local",
+        slack_bot_token="xoxb-bench",
+        slack_signing_secret=SLACK_SECRET,
+        slack_api_url=f"{api_url}/api/",
+        wecom_corp_id=WECOM_CORP_ID,
+        wecom_agent_id=1000002,
+        wecom_secret="bench",
+        wecom_token=WECOM_TOKEN,
+        wecom_encoding_aes_key=WECOM_AES_KEY,
+        wecom_api_url=api_url,
     )
     app = App(settings)
     with app.db.session() as session:
@@ -157,7 +199,9 @@ def bench(platform: str, events: int, concurrency: int, llm: bool) -> None:
         busy.start()
         time.sleep(8)  # model loaded and generating
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as sender:
-        latencies = sorted(sender.submit(send_burst, platform, f"http://127.0.0.1:{port}", events, concurrency).result())
+        latencies = sorted(
+            sender.submit(send_burst, platform, f"http://127.0.0.1:{port}", events, concurrency).result()
+        )
     stop.set()
     if busy.is_alive():
         busy.join()

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-__all__ = ["serve_app"]
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.infra.jobs import Worker
+
+__all__ = ["serve_app", "start_worker"]
 
 serve_app = typer.Typer(help="Run the copilot for a chat platform.", no_args_is_help=True)
+
+
+def start_worker(app: App) -> Worker:
+    """Start this process's job workers on the app's queue (niced: webhooks keep the CPU)."""
+    from bot.infra.jobs import Worker
+
+    settings = app.settings
+    return Worker(app.jobs, threads=settings.job_workers, nice=settings.job_worker_nice).start()
 
 
 @serve_app.command("wecom")
@@ -18,14 +32,13 @@ def serve_wecom(
     import uvicorn
 
     from bot.cli.common import cli_errors, get_app, warm_up_in_background
-    from bot.infra.jobs import Worker
     from integrations.wecom import CALLBACK_PATH, WeComAdapter
 
     @cli_errors
     def run() -> None:
         app = get_app()
-        adapter = WeComAdapter(app)
-        worker = Worker(app.jobs, threads=app.settings.job_workers, nice=app.settings.job_worker_nice).start()
+        adapter = WeComAdapter(app.settings, app.jobs, app.copilot)
+        worker = start_worker(app)
         warm_up_in_background(app, nice=app.settings.job_worker_nice)
         typer.echo(f"WeCom callback URL path: {CALLBACK_PATH} on port {port}")
         try:
@@ -45,26 +58,29 @@ def serve_slack(
     """Run the Slack bot: HTTP events endpoint (replicas behind a load balancer) or Socket Mode."""
     from bot.cli.common import cli_errors, get_app, warm_up_in_background
     from bot.core.errors import ConfigurationError
-    from bot.infra.jobs import Worker
-    from integrations.slack import SlackAdapter
+    from integrations.slack import EVENTS_PATH, SlackAdapter
 
     @cli_errors
     def run() -> None:
         app = get_app()
-        adapter = SlackAdapter(app)
-        worker = Worker(app.jobs, threads=app.settings.job_workers, nice=app.settings.job_worker_nice).start()
-        warm_up_in_background(app, nice=app.settings.job_worker_nice)
+        settings = app.settings
+        socket_token: str | None = None
+        if socket:
+            if settings.slack_app_token is None:
+                raise ConfigurationError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write).")
+            socket_token = settings.slack_app_token.get_secret_value()
+        adapter = SlackAdapter(settings, app.db.session, app.jobs, app.copilot)
+        worker = start_worker(app)
+        warm_up_in_background(app, nice=settings.job_worker_nice)
         try:
-            if socket:
+            if socket_token is not None:
                 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-                if app.settings.slack_app_token is None:
-                    raise ConfigurationError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write).")
-                SocketModeHandler(adapter.bolt, app.settings.slack_app_token.get_secret_value()).start()
+                SocketModeHandler(adapter.bolt, socket_token).start()
             else:
                 import uvicorn
 
-                typer.echo(f"Slack events endpoint: http://{host}:{port}/slack/events")
+                typer.echo(f"Slack events endpoint: http://{host}:{port}{EVENTS_PATH}")
                 uvicorn.run(adapter.asgi(), host=host, port=port, log_level="warning")
         finally:
             worker.stop()

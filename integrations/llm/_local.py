@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bot.core.errors import ServiceUnavailable
 from bot.core.assets import local_llm_path
+from bot.core.errors import ServiceUnavailable
 from bot.core.settings import Settings
 
-__all__ = ["LocalLLM", "LLMTimeout"]
+__all__ = ["LLMTimeout", "LocalLLM"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +63,6 @@ class LocalLLM:
                 logger.info("loaded %s (%s) in %.1fs", path.name, slot, time.perf_counter() - started)
             return _MODELS[(path, slot)]
 
-    @property
-    def model(self) -> Any:
-        return self._context(ROUTER)[0]
-
     def probe(self) -> float:
         """Load the model (once per process) and generate one token: seconds taken."""
         started = time.perf_counter()
@@ -93,7 +89,8 @@ class LocalLLM:
 
     def truncate(self, text: str, max_tokens: int) -> str:
         """`text` cut to at most `max_tokens` of this model's tokens (marked with " ..." when cut)."""
-        llama = self.model
+        # Tokenizing only reads the vocabulary: no need to wait for a generation to finish.
+        llama, _lock = self._context(ROUTER)
         tokens = llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
         if len(tokens) <= max_tokens:
             return text

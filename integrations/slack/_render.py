@@ -7,8 +7,22 @@ import re
 from typing import Any
 
 from bot.core.channel import Reply, ReplyTable
+from bot.core.text import t
 
-__all__ = ["to_mrkdwn", "reply_messages", "SECTION_LIMIT", "BLOCKS_LIMIT", "FEEDBACK_UP", "FEEDBACK_DOWN"]
+__all__ = [
+    "BLOCKS_LIMIT",
+    "FEEDBACK_DOWN",
+    "FEEDBACK_UP",
+    "SECTION_LIMIT",
+    "SlackMessage",
+    "reply_messages",
+    "to_mrkdwn",
+]
+
+Block = dict[str, Any]
+"""One Block Kit block (Slack's wire format)."""
+SlackMessage = dict[str, Any]
+"""The keyword arguments of one chat.postMessage / chat.update: `text` and `blocks`."""
 
 SECTION_LIMIT = 3000  # characters of text in one section block
 BLOCKS_LIMIT = 50  # blocks in one message
@@ -40,38 +54,48 @@ def _chunks(text: str, limit: int) -> list[str]:
 
 
 def _table(table: ReplyTable) -> str:
-    rows = [list(map(str, table.columns))] + [[str(v) for v in row] for row in table.rows]
+    rows = [[str(c) for c in table.columns]] + [[str(v) for v in row] for row in table.rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return (f"*{table.title}*\n" if table.title else "") + "```" + "\n".join(lines) + "```"
 
 
-def reply_messages(reply: Reply) -> list[dict[str, Any]]:
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _feedback_button(action_id: str, emoji: str, message_id: int) -> Block:
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": emoji},
+        "value": str(message_id),
+    }
+
+
+def reply_messages(reply: Reply) -> list[SlackMessage]:
     """One or more messages ({text, blocks}); sources and feedback go on the last one."""
-    blocks: list[dict[str, Any]] = []
-    for chunk in _chunks(to_mrkdwn(reply.text), SECTION_LIMIT):
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+    blocks = [_section(chunk) for chunk in _chunks(to_mrkdwn(reply.text), SECTION_LIMIT)]
     for table in reply.tables:
-        for chunk in _chunks(_table(table), SECTION_LIMIT):
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
-    tail: list[dict[str, Any]] = []
+        blocks.extend(_section(chunk) for chunk in _chunks(_table(table), SECTION_LIMIT))
+    tail: list[Block] = []
     if reply.citations:
-        label = "来源" if reply.language == "zh" else "Sources"
-        items = [f"[{c.index}] {to_mrkdwn(c.title)}" for c in reply.citations]
-        tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{label}:* " + "  ·  ".join(items)[:2900]}]})
+        label = t("reply.sources", reply.language)
+        items = "  ·  ".join(f"[{c.index}] {to_mrkdwn(c.title)}" for c in reply.citations)
+        tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{label}:* " + items[:2900]}]})
     if reply.message_id is not None and reply.kind == "answer":
         tail.append(
             {
                 "type": "actions",
                 "block_id": f"feedback:{reply.message_id}",
                 "elements": [
-                    {"type": "button", "action_id": FEEDBACK_UP, "text": {"type": "plain_text", "text": "👍"}, "value": str(reply.message_id)},
-                    {"type": "button", "action_id": FEEDBACK_DOWN, "text": {"type": "plain_text", "text": "👎"}, "value": str(reply.message_id)},
+                    _feedback_button(FEEDBACK_UP, "👍", reply.message_id),
+                    _feedback_button(FEEDBACK_DOWN, "👎", reply.message_id),
                 ],
             }
         )
-    messages: list[list[dict[str, Any]]] = [[]]
+    messages: list[list[Block]] = [[]]
     size = 0
     for block in blocks:
         length = len(block["text"]["text"])
@@ -82,4 +106,5 @@ def reply_messages(reply: Reply) -> list[dict[str, Any]]:
         size += length
     messages[-1].extend(tail)
     plain = reply.text[:3000] or "…"
-    return [{"text": plain if i == 0 else "(continued)", "blocks": m} for i, m in enumerate(messages)]
+    continued = t("reply.continued", reply.language)
+    return [{"text": plain if i == 0 else continued, "blocks": m} for i, m in enumerate(messages)]

@@ -3,16 +3,15 @@
 from integrations.wecom._adapter import CALLBACK_PATH, JOB_KIND, WeComAdapter
 from integrations.wecom._api import WeComAPI
 from integrations.wecom._crypto import CallbackCrypto, CallbackRejected
-from integrations.wecom._render import MAX_BYTES, render, split_message
+from integrations.wecom._render import render, split_message
 
 __all__ = [
-    "WeComAdapter",
-    "WeComAPI",
+    "CALLBACK_PATH",
+    "JOB_KIND",
     "CallbackCrypto",
     "CallbackRejected",
+    "WeComAPI",
+    "WeComAdapter",
     "render",
     "split_message",
-    "MAX_BYTES",
-    "JOB_KIND",
-    "CALLBACK_PATH",
 ]

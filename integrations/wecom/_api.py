@@ -14,7 +14,7 @@ import httpx
 from bot.core.errors import ConfigurationError, ServiceUnavailable
 from bot.core.settings import Settings
 
-__all__ = ["WeComAPI", "TOKEN_EXPIRED"]
+__all__ = ["WeComAPI"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +37,13 @@ class WeComAPI:
     def access_token(self, *, refresh: bool = False) -> str:
         with self._lock:
             if refresh or self._token is None or time.monotonic() >= self._token_expires:
-                data = self._json(self.http.get(self.base + "gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret}))
+                data = self._json(
+                    self.http.get(self.base + "gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret})
+                )
                 if data.get("errcode", 0) != 0:
-                    raise ServiceUnavailable("WeCom refused the app credentials.", detail=f"gettoken errcode {data.get('errcode')}")
+                    raise ServiceUnavailable(
+                        "WeCom refused the app credentials.", detail=f"gettoken errcode {data.get('errcode')}"
+                    )
                 self._token = data["access_token"]
                 # Refresh a little early so a request never carries a token that expires in flight.
                 self._token_expires = time.monotonic() + max(int(data.get("expires_in", 7200)) - 300, 60)
@@ -70,15 +74,23 @@ class WeComAPI:
         self._send(to_user, {"msgtype": "text", "text": {"content": content}})
 
     def _send(self, to_user: str, body: dict[str, Any]) -> None:
-        data = self._json(self._call("POST", "message/send", json={"touser": to_user, "agentid": self.agent_id, **body}))
+        data = self._json(
+            self._call("POST", "message/send", json={"touser": to_user, "agentid": self.agent_id, **body})
+        )
         if data.get("errcode", 0) != 0:
-            raise ServiceUnavailable("WeCom did not accept the message.", detail=f"message/send errcode {data.get('errcode')}: {data.get('errmsg')}")
+            raise ServiceUnavailable(
+                "WeCom did not accept the message.",
+                detail=f"message/send errcode {data.get('errcode')}: {data.get('errmsg')}",
+            )
 
     def download_media(self, media_id: str, target: Path) -> Path:
         response = self._call("GET", "media/get", params={"media_id": media_id})
         if _is_json(response):
             data = self._json(response)
-            raise ServiceUnavailable("The file could not be fetched from WeCom; please send it again.", detail=f"media/get errcode {data.get('errcode')}")
+            raise ServiceUnavailable(
+                "The file could not be fetched from WeCom; please send it again.",
+                detail=f"media/get errcode {data.get('errcode')}",
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(response.content)
         return target

@@ -12,7 +12,7 @@ import xmltodict
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
-__all__ = ["CallbackRejected", "CallbackCrypto"]
+__all__ = ["CallbackCrypto", "CallbackRejected"]
 
 
 class CallbackRejected(Exception):
@@ -44,7 +44,9 @@ class CallbackCrypto:
         if not hmac.compare_digest(expected, msg_signature or ""):
             raise CallbackRejected("bad signature")
 
-    def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str, *, now: float | None = None) -> str:
+    def verify_url(
+        self, msg_signature: str, timestamp: str, nonce: str, echostr: str, *, now: float | None = None
+    ) -> str:
         """The plaintext echostr WeCom expects back when it verifies the callback URL."""
         self._check(msg_signature, timestamp, nonce, echostr, now)
         try:
@@ -52,7 +54,9 @@ class CallbackCrypto:
         except Exception as exc:  # wrong corp id or undecryptable: not from our WeCom app
             raise CallbackRejected(f"echostr rejected: {type(exc).__name__}") from exc
 
-    def decrypt(self, body: bytes | str, msg_signature: str, timestamp: str, nonce: str, *, now: float | None = None) -> dict[str, str]:
+    def decrypt(
+        self, body: bytes | str, msg_signature: str, timestamp: str, nonce: str, *, now: float | None = None
+    ) -> dict[str, str]:
         """The decrypted message as a flat dict of its XML fields."""
         try:
             envelope = xmltodict.parse(body)["xml"]

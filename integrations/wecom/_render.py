@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 from bot.core.channel import Reply
+from bot.core.text import t
 
-__all__ = ["render", "split_message", "MAX_BYTES"]
+__all__ = ["MAX_BYTES", "render", "split_message"]
 
 MAX_BYTES = 2048
 # A sentence with its end punctuation and trailing space, or a line with its newline.
@@ -20,10 +21,9 @@ def render(reply: Reply) -> str:
         rows = [" | ".join(str(c) for c in table.columns)] + [" | ".join(str(v) for v in row) for row in table.rows]
         parts.append((f"**{table.title}**\n" if table.title else "") + "\n".join(rows))
     if reply.citations:
-        heading = "来源" if reply.language == "zh" else "Sources"
+        heading = t("reply.sources", reply.language)
         parts.append(f"**{heading}**\n" + "\n".join(f"[{c.index}] {c.title}" for c in reply.citations))
-    for image in reply.images:
-        parts.append(("图表：" if reply.language == "zh" else "Chart: ") + image.title)
+    parts.extend(t("reply.chart", reply.language, title=image.title) for image in reply.images)
     return "\n\n".join(p for p in parts if p)
 
 
@@ -39,11 +39,12 @@ def split_message(text: str, limit: int = MAX_BYTES) -> list[str]:
             continue
         if current:
             messages.append(current)
-        while len(piece.encode()) > limit:  # one "sentence" longer than a message: cut by bytes
-            cut = piece.encode()[:limit].decode("utf-8", errors="ignore")
+        rest = piece
+        while len(rest.encode()) > limit:  # one "sentence" longer than a message: cut by bytes
+            cut = rest.encode()[:limit].decode("utf-8", errors="ignore")
             messages.append(cut)
-            piece = piece[len(cut):]
-        current = piece
+            rest = rest[len(cut) :]
+        current = rest
     if current:
         messages.append(current)
     return [m for m in messages if m.strip()]

@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import pytest
+import xmltodict
 
 from bot.core.channel import Citation, Reply
 from integrations.wecom import CallbackCrypto, CallbackRejected, render, split_message
 
 TOKEN, AES_KEY, CORP_ID = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"
-VERIFY = dict(
-    msg_signature="5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
-    timestamp="1409659589",
-    nonce="263014780",
-    echostr="P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==",
-)
+VERIFY = {
+    "msg_signature": "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
+    "timestamp": "1409659589",
+    "nonce": "263014780",
+    "echostr": "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==",
+}
 ENCRYPTED = (
     "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/sYYvuJTs3TUUkSUX"
     "xaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gsijff0ekUNXZiq"
     "ATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22"
     "Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q=="
 )
-MESSAGE = dict(msg_signature="477715d11cdb4164915debcba66cb864d751f3e6", timestamp="1409659813", nonce="1372623149")
-BODY = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{ENCRYPTED}]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>"
+MESSAGE = {
+    "msg_signature": "477715d11cdb4164915debcba66cb864d751f3e6",
+    "timestamp": "1409659813",
+    "nonce": "1372623149",
+}
+BODY = (
+    f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{ENCRYPTED}]]></Encrypt>"
+    "<AgentID><![CDATA[218]]></AgentID></xml>"
+)
 
 
 def crypto(corp_id: str = CORP_ID) -> CallbackCrypto:
@@ -68,10 +76,11 @@ def test_a_malformed_envelope_is_refused() -> None:
 
 
 def test_round_trip_of_our_own_encryption() -> None:
-    plain = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[LiWei]]></FromUserName><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好]]></Content><MsgId>1</MsgId></xml>"
+    plain = (
+        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[LiWei]]></FromUserName>"
+        "<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好]]></Content><MsgId>1</MsgId></xml>"
+    )
     envelope = crypto().encrypt(plain, "12345", "1700000000")
-    import xmltodict
-
     fields = xmltodict.parse(envelope)["xml"]
     message = crypto().decrypt(envelope, fields["MsgSignature"], "1700000000", "12345", now=1700000000)
     assert message["Content"] == "你好"
