@@ -16,7 +16,7 @@ from bot.core.assets import set_hub_offline
 from bot.core.channel import Reply
 from bot.core.copilot import Copilot
 from bot.core.db import Database
-from bot.core.jobs import JobContext, JobQueue, JobView
+from bot.core.jobs import JobContext, JobView
 from bot.core.settings import Settings, get_settings
 from bot.infra.jobs import DatabaseJobQueue
 
@@ -38,7 +38,6 @@ class App:
         settings: Settings | None = None,
         *,
         migrate: bool = True,
-        jobs: JobQueue | None = None,
         retriever: Retriever | None = None,
         knowledge: KnowledgeBase | None = None,
         calls: CallService | None = None,
@@ -50,14 +49,17 @@ class App:
         self.db = Database(self.settings)
         if migrate:
             self.db.migrate()
-        self.jobs: JobQueue = jobs or DatabaseJobQueue(
+        self.jobs = DatabaseJobQueue(
             self.db,
             max_attempts=self.settings.job_max_attempts,
             stale_after_s=self.settings.job_stale_after_s,
         )
         # Services given here take the place of the ones this root would build.
         self._given: dict[str, Any] = {
-            "retriever": retriever, "knowledge": knowledge, "calls": calls, "answerer": answerer,
+            "retriever": retriever,
+            "knowledge": knowledge,
+            "calls": calls,
+            "answerer": answerer,
         }
         self._register_jobs()
 
@@ -102,22 +104,25 @@ class App:
         if self._given["answerer"] is not None:
             return self._given["answerer"]
         settings = self.settings
-        common = {"settings": settings, "sessions": self.db.session, "retriever": self.retriever, "calls": self.calls}
+
+        def agent(**model: Any) -> CopilotAgent:
+            return CopilotAgent(settings, self.db.session, self.retriever, self.calls, **model)
+
         if settings.llm_provider == "openai":
             from bot.core.errors import ConfigurationError
             from integrations.llm import openai_chat_model
 
             try:
-                return CopilotAgent(**common, chat_model=openai_chat_model(settings))
+                return agent(chat_model=openai_chat_model(settings))
             except ConfigurationError as exc:
                 # Misconfigured endpoint: still answer, from retrieval, and say what to fix.
                 logger.error("LLM not configured: %s", exc.user_message)
-                return CopilotAgent(**common, unavailable=exc.user_message)
+                return agent(unavailable=exc.user_message)
         if settings.llm_provider == "local":
             from integrations.llm import LocalLLM
 
-            return CopilotAgent(**common, local=LocalLLM(settings), quick_route=True)
-        return CopilotAgent(**common)
+            return agent(local=LocalLLM(settings), quick_route=True)
+        return agent()
 
     @cached_property
     def copilot(self) -> Copilot:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
-from bot.demo.org import build_org
 from bot.core.identity import Identity, resolve_user
 from bot.core.settings import Settings
+from bot.demo.org import build_org
 
 DEMO_DAY = date(2026, 11, 23)
 SAMPLE_CALLS = Path(__file__).resolve().parents[1] / "bot" / "demo" / "calls"
@@ -32,7 +32,7 @@ def _no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any connection off this machine fails the test: nothing may reach the internet."""
     real_connect = socket.socket.connect
 
-    def guarded(sock: socket.socket, address, *args, **kwargs):  # noqa: ANN001
+    def guarded(sock: socket.socket, address, *args, **kwargs):
         if isinstance(address, tuple) and sock.family in (socket.AF_INET, socket.AF_INET6):
             host = address[0]
             try:
@@ -67,7 +67,7 @@ def org_app(app: App) -> App:
 
 
 @pytest.fixture
-def identity_of(org_app: App):  # noqa: ANN201
+def identity_of(org_app: App):
     def lookup(handle: str) -> Identity:
         with org_app.db.session() as session:
             return Identity.from_user(resolve_user(session, handle))

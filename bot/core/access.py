@@ -334,7 +334,9 @@ def find_account(session: Session, identity: Identity, name_or_id: str | int) ->
     return account
 
 
-def find_territory(session: Session, identity: Identity, name: str | None = None, *, rule: Rule | None = None) -> Territory:
+def find_territory(
+    session: Session, identity: Identity, name: str | None = None, *, rule: Rule | None = None
+) -> Territory:
     """A territory by English or Chinese name (default: the caller's own), checked against
     `rule` (default: the territories whose views the caller may open)."""
     if name is None:
@@ -353,4 +355,3 @@ def find_territory(session: Session, identity: Identity, name: str | None = None
     if not (rule or territories(identity)).allows(territory):
         raise PermissionDenied(f"You don't have access to territory '{territory.name}'.")
     return territory
-

@@ -21,7 +21,6 @@ __all__ = [
     "local_llm_path",
     "minilm_path",
     "set_hub_offline",
-    "sha256_file",
     "whisper_base_dir",
 ]
 
@@ -47,14 +46,6 @@ def set_hub_offline() -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-
-def sha256_file(path: Path, chunk: int = 8 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _package_data(module: str) -> Path:

@@ -120,7 +120,9 @@ class Reply:
                 {"index": c.index, "doc_id": c.doc_id, "title": c.title, "source": c.source} for c in self.citations
             ],
             "tool_calls": self.tool_calls,
-            "tables": [{"title": t.title, "columns": list(t.columns), "rows": [list(r) for r in t.rows]} for t in self.tables],
+            "tables": [
+                {"title": t.title, "columns": list(t.columns), "rows": [list(r) for r in t.rows]} for t in self.tables
+            ],
             "images": [{"path": str(i.path), "title": i.title} for i in self.images],
             "job_id": self.job_id,
             "message_id": self.message_id,

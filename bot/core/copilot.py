@@ -38,8 +38,6 @@ logger = logging.getLogger(__name__)
 HISTORY_TURNS = 6  # user+assistant messages kept as memory for follow-ups
 
 
-
-
 class Copilot:
     def __init__(
         self,
@@ -137,7 +135,11 @@ class Copilot:
                     "language": language,
                 }
                 call_id, job_id = self.calls.submit(
-                    identity, attachment.local_path, filename=attachment.filename, source=message.platform, notify=notify
+                    identity,
+                    attachment.local_path,
+                    filename=attachment.filename,
+                    source=message.platform,
+                    notify=notify,
                 )
                 texts.append(t("call.accepted", language, name=attachment.filename, job=job_id))
                 kinds.append("accepted")
@@ -152,9 +154,7 @@ class Copilot:
                     identity, attachment.local_path, filename=attachment.filename, source=message.platform
                 )
                 key = "kb.added" if outcome.changed else "kb.unchanged"
-                texts.append(
-                    t(key, language, title=outcome.title, chunks=outcome.chunk_count, version=outcome.version)
-                )
+                texts.append(t(key, language, title=outcome.title, chunks=outcome.chunk_count, version=outcome.version))
                 kinds.append("answer")
                 self._audit(identity, message, "kb_add", [f"doc:{outcome.doc_id}"])
             elif kind == "image":
@@ -194,7 +194,9 @@ class Copilot:
 
     def _remember(self, conversation_id: int, identity: Identity, question: str, reply: Reply) -> int:
         with self.sessions() as session:
-            session.add(Message(conversation_id=conversation_id, user_id=identity.user_id, role="user", content=question))
+            session.add(
+                Message(conversation_id=conversation_id, user_id=identity.user_id, role="user", content=question)
+            )
             answer = Message(
                 conversation_id=conversation_id,
                 role="assistant",
@@ -238,7 +240,9 @@ class Copilot:
             return
         language = notify.get("language", "en")
         if job.status is JobStatus.FAILED:
-            reply = Reply(text=job.error or t("internal_error", language), kind="error", job_id=job.id, language=language)
+            reply = Reply(
+                text=job.error or t("internal_error", language), kind="error", job_id=job.id, language=language
+            )
         elif job.kind in self.formatters:
             reply = self.formatters[job.kind](job, language)
         else:

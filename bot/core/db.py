@@ -157,7 +157,9 @@ class Database:
             self.engine = create_engine(self.url, pool_pre_ping=True)
             self._checkpointer = None
         else:
-            raise ConfigurationError("DATABASE_URL must be a SQLite or PostgreSQL URL (sqlite:///... or postgresql+psycopg://...).")
+            raise ConfigurationError(
+                "DATABASE_URL must be a SQLite or PostgreSQL URL (sqlite:///... or postgresql+psycopg://...)."
+            )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def alembic_config(self) -> Config:

@@ -96,9 +96,7 @@ class Settings(BaseSettings):
 
     # --- Slack ---------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_standard("SLACK_BOT_TOKEN"))
-    slack_signing_secret: SecretStr | None = Field(
-        default=None, validation_alias=_standard("SLACK_SIGNING_SECRET")
-    )
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=_standard("SLACK_SIGNING_SECRET"))
     slack_app_token: SecretStr | None = Field(default=None, validation_alias=_standard("SLACK_APP_TOKEN"))
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias=_standard("SLACK_API_URL"))
 
@@ -107,9 +105,7 @@ class Settings(BaseSettings):
     wecom_agent_id: int | None = Field(default=None, validation_alias=_standard("WECOM_AGENT_ID"))
     wecom_secret: SecretStr | None = Field(default=None, validation_alias=_standard("WECOM_SECRET"))
     wecom_token: SecretStr | None = Field(default=None, validation_alias=_standard("WECOM_TOKEN"))
-    wecom_encoding_aes_key: SecretStr | None = Field(
-        default=None, validation_alias=_standard("WECOM_ENCODING_AES_KEY")
-    )
+    wecom_encoding_aes_key: SecretStr | None = Field(default=None, validation_alias=_standard("WECOM_ENCODING_AES_KEY"))
     wecom_api_url: str = Field(
         default="https://qyapi.weixin.qq.com/cgi-bin/", validation_alias=_standard("WECOM_API_URL")
     )

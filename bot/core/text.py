@@ -71,7 +71,7 @@ def messages(language: str) -> dict[str, str]:
     return _flatten(yaml.safe_load(source))
 
 
-def t(key: str, language: str | None, **values: object) -> str:
+def t(key: str, language: str | None, /, **values: object) -> str:
     """A user-facing message in the asker's language, its {placeholders} filled."""
     return messages(language_of(language))[key].format(**values)
 
@@ -96,4 +96,3 @@ def shared_prompt(name: str) -> str:
 def placeholders(template: str) -> set[str]:
     """The {names} a template fills (for the catalogue consistency test)."""
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
-

@@ -83,8 +83,14 @@ class DatabaseJobQueue:
         so it is a single short write, and two replicas racing on one retry cannot both win."""
         insert = sqlite_insert if self.db.engine.dialect.name == "sqlite" else postgresql_insert
         statement = insert(Job).values(
-            kind=kind, payload=payload, created_by_id=created_by_id, dedupe_key=dedupe_key,
-            status=JobStatus.QUEUED, progress=0.0, attempts=0, created_at=utcnow(),
+            kind=kind,
+            payload=payload,
+            created_by_id=created_by_id,
+            dedupe_key=dedupe_key,
+            status=JobStatus.QUEUED,
+            progress=0.0,
+            attempts=0,
+            created_at=utcnow(),
         )
         if dedupe_key is not None:
             statement = statement.on_conflict_do_nothing(index_elements=[Job.dedupe_key])
@@ -113,10 +119,7 @@ class DatabaseJobQueue:
         kinds = kinds or self.kinds
         with self.db.session() as session:
             candidates = session.scalars(
-                select(Job.id)
-                .where(Job.status == JobStatus.QUEUED, Job.kind.in_(kinds))
-                .order_by(Job.id)
-                .limit(5)
+                select(Job.id).where(Job.status == JobStatus.QUEUED, Job.kind.in_(kinds)).order_by(Job.id).limit(5)
             ).all()
             for job_id in candidates:
                 now = utcnow()
@@ -156,9 +159,7 @@ class DatabaseJobQueue:
     def fail(self, job_id: int, reason: str) -> None:
         with self.db.session() as session:
             session.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(status=JobStatus.FAILED, error=reason, finished_at=utcnow())
+                update(Job).where(Job.id == job_id).values(status=JobStatus.FAILED, error=reason, finished_at=utcnow())
             )
 
     def recover(self, *, now: datetime | None = None) -> int:

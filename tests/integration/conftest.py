@@ -11,9 +11,9 @@ import pytest
 import uvicorn
 
 from bot.app import App
-from bot.demo.build import ensure_demo
 from bot.core.identity import Identity, resolve_user
 from bot.core.settings import Settings
+from bot.demo.build import ensure_demo
 from tests.conftest import DEMO_DAY
 
 
@@ -28,7 +28,7 @@ def demo_kb_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 
 
 @pytest.fixture(scope="session")
-def who(demo_kb_app: App):  # noqa: ANN201
+def who(demo_kb_app: App):
     def lookup(handle: str) -> Identity:
         with demo_kb_app.db.session() as session:
             return Identity.from_user(resolve_user(session, handle))
@@ -36,7 +36,7 @@ def who(demo_kb_app: App):  # noqa: ANN201
     return lookup
 
 
-def serve_on_loopback(asgi_app) -> tuple[str, uvicorn.Server]:  # noqa: ANN001
+def serve_on_loopback(asgi_app) -> tuple[str, uvicorn.Server]:
     """Run an ASGI app under uvicorn on a free 127.0.0.1 port; returns (base URL, server)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

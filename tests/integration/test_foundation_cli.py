@@ -17,7 +17,15 @@ COPILOT = Path(sys.executable).with_name("copilot")
 def _run(data_dir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COPILOT_", "SLACK_", "WECOM_", "OPENAI_"))}
     env.update(COPILOT_DATA_DIR=str(data_dir), COPILOT_LLM_PROVIDER="none", COPILOT_LOG_LEVEL="WARNING")
-    return subprocess.run([str(COPILOT), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=data_dir.parent)
+    return subprocess.run(
+        [str(COPILOT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=data_dir.parent,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")

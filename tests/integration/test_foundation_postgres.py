@@ -12,14 +12,15 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot.app import App
-from bot.demo.org import build_org
+from bot.core import access
 from bot.core.identity import Identity, resolve_user
-from bot.core.access import account_clause
 from bot.core.jobs import JobContext
-from bot.infra.jobs import DatabaseJobQueue as JobQueue
 from bot.core.models import Account, JobStatus
 from bot.core.settings import Settings
+from bot.demo.org import build_org
+from bot.infra.jobs import DatabaseJobQueue
 from tests.conftest import DEMO_DAY
+from tests.unit.test_access import EXPECTED, build_world, check_rule
 from tests.unit.test_foundation_jobs import enqueue_race
 
 URL = os.environ.get("COPILOT_TEST_DATABASE_URL")
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.external, pytest.mark.skipif(not URL, reason="COPILOT_
 
 
 @pytest.fixture
-def pg_app(tmp_path):  # noqa: ANN201
+def pg_app(tmp_path):
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", database_url=URL, llm_provider="none")
     app = App(settings, migrate=False)
     with app.db.engine.begin() as connection:
@@ -44,8 +45,16 @@ def test_demo_org_and_permissions_on_postgres(pg_app) -> None:
     with pg_app.db.session() as session:
         rep = Identity.from_user(resolve_user(session, "li.wei"))
         manager = Identity.from_user(resolve_user(session, "wang.fang"))
-        count = lambda who: session.scalar(select(func.count()).select_from(Account).where(account_clause(who)))  # noqa: E731
+        count = lambda who: session.scalar(  # noqa: E731
+            select(func.count()).select_from(Account).where(access.accounts(who).clause(Account))
+        )
         assert count(rep) == 10 and count(manager) == 30
+
+
+def test_the_access_table_holds_on_postgres(pg_app) -> None:
+    world = build_world(pg_app)
+    for resource, record in sorted(EXPECTED):
+        check_rule(pg_app, world, resource, record)
 
 
 def test_concurrent_workers_on_postgres_take_each_job_once(pg_app) -> None:
@@ -56,7 +65,7 @@ def test_concurrent_workers_on_postgres_take_each_job_once(pg_app) -> None:
         with lock:
             taken.append(ctx.job.id)
 
-    queues = [pg_app.jobs, JobQueue(pg_app.db)]
+    queues = [pg_app.jobs, DatabaseJobQueue(pg_app.db)]
     for queue in queues:
         queue.register("w", handler)
     ids = {pg_app.jobs.enqueue("w", {"i": i})[0] for i in range(30)}

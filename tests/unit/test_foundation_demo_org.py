@@ -2,12 +2,12 @@
 
 from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 
 import yaml
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.demo.org import SIGNALS_FILE, build_org, quarter_of
 from bot.core.models import (
     Account,
     Opportunity,
@@ -21,6 +21,7 @@ from bot.core.models import (
     User,
 )
 from bot.core.settings import Settings
+from bot.demo.org import SIGNALS_FILE, build_org, quarter_of
 from tests.conftest import DEMO_DAY
 
 
@@ -72,12 +73,12 @@ def test_stage_histories_are_consistent_and_show_slippage(org_app) -> None:
         for opp in session.scalars(select(Opportunity)):
             history = opp.stage_changes
             assert history[0].from_stage is None and history[0].to_stage is OpportunityStage.PROSPECTING
-            assert all(a.to_stage == b.from_stage for a, b in zip(history, history[1:]))
-            assert all(a.changed_on <= b.changed_on for a, b in zip(history, history[1:]))
+            assert all(a.to_stage == b.from_stage for a, b in pairwise(history))
+            assert all(a.changed_on <= b.changed_on for a, b in pairwise(history))
             assert history[-1].to_stage == opp.stage
             if opp.status is not OpportunityStatus.OPEN:
                 assert history[-1].changed_on == opp.closed_date
-            if any(b.expected_close_date > a.expected_close_date for a, b in zip(history, history[1:-1])):
+            if any(b.expected_close_date > a.expected_close_date for a, b in pairwise(history[:-1])):
                 slipped += 1
         assert slipped >= 40
         assert session.scalar(select(func.count()).select_from(StageChange)) > 1200
@@ -102,9 +103,7 @@ def test_signals_cover_the_resonance_dimensions_and_the_risk_pattern(org_app) ->
     with org_app.db.session() as session:
         seen = set(session.scalars(select(SignalEvent.signal_type).distinct()))
         assert len(seen & set(dimensions)) >= 35
-        promotions = session.scalars(
-            select(SignalEvent).where(SignalEvent.signal_type == "competitor_promotion")
-        ).all()
+        promotions = session.scalars(select(SignalEvent).where(SignalEvent.signal_type == "competitor_promotion")).all()
         by_account = Counter(e.account_id for e in promotions)
         assert len(by_account) >= 2 and all(n == 3 for n in by_account.values())
         recent = session.scalar(

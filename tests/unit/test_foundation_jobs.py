@@ -1,12 +1,12 @@
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
 from bot.core.errors import InvalidInput
 from bot.core.jobs import JobContext
-from bot.infra.jobs import DatabaseJobQueue as JobQueue, Worker
 from bot.core.models import Job, JobStatus
+from bot.infra.jobs import DatabaseJobQueue, Worker
 
 
 def test_dedupe_key_returns_the_existing_job(app) -> None:
@@ -58,7 +58,7 @@ def test_a_job_interrupted_mid_way_is_picked_up_again(app) -> None:
     claimed = app.jobs.claim()
     assert claimed is not None and claimed.id == job_id
     # The worker dies here: no progress, no completion. A fresh process recovers it later.
-    later = datetime.now(timezone.utc) + timedelta(seconds=app.settings.job_stale_after_s + 1)
+    later = datetime.now(UTC) + timedelta(seconds=app.settings.job_stale_after_s + 1)
     assert app.jobs.recover(now=later) == 1
     app.jobs.run_until_idle()
     job = app.jobs.get(job_id)
@@ -78,7 +78,11 @@ def test_a_job_that_keeps_crashing_stops_after_max_attempts(app) -> None:
         session.execute(
             update(Job)
             .where(Job.id == job_id)
-            .values(status=JobStatus.RUNNING, attempts=app.jobs.max_attempts, heartbeat_at=datetime(2020, 1, 1, tzinfo=timezone.utc))
+            .values(
+                status=JobStatus.RUNNING,
+                attempts=app.jobs.max_attempts,
+                heartbeat_at=datetime(2020, 1, 1, tzinfo=UTC),
+            )
         )
     app.jobs.recover()
     job = app.jobs.get(job_id)
@@ -95,7 +99,7 @@ def test_two_workers_never_take_the_same_job(app) -> None:
 
     app.jobs.register("w", handler)
     ids = {app.jobs.enqueue("w", {"i": i})[0] for i in range(20)}
-    other = JobQueue(app.db)
+    other = DatabaseJobQueue(app.db)
     other.register("w", handler)
     threads = [threading.Thread(target=q.run_until_idle) for q in (app.jobs, other)]
     for thread in threads:
@@ -119,7 +123,7 @@ def test_worker_threads_run_jobs_in_the_background_and_tell_listeners(app) -> No
     assert finished[0].id == job_id and finished[0].status is JobStatus.DONE
 
 
-def enqueue_race(queue: JobQueue, threads: int = 16) -> list[tuple[int, bool]]:
+def enqueue_race(queue: DatabaseJobQueue, threads: int = 16) -> list[tuple[int, bool]]:
     """Every thread queues the same platform retry at once, plus an event of its own."""
     start = threading.Barrier(threads)
     results: list[tuple[int, bool]] = []

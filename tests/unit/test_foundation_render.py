@@ -32,6 +32,8 @@ def test_docx_has_real_headings_and_bullets(tmp_path) -> None:
 
 def test_markdown_keeps_its_front_matter(tmp_path) -> None:
     source = tmp_path / "lesson-budget_unclarified-en.md"
-    source.write_text("---\ntitle: Budget lesson\nkind: lesson\nlanguage: en\ngap: budget_unclarified\n---\n\n## Why\nBecause.\n")
+    source.write_text(
+        "---\ntitle: Budget lesson\nkind: lesson\nlanguage: en\ngap: budget_unclarified\n---\n\n## Why\nBecause.\n"
+    )
     path = render(read_source(source), tmp_path / "out")
     assert "gap: budget_unclarified" in path.read_text(encoding="utf-8")

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.text import detect_language, t
 from bot.core.settings import Settings
+from bot.core.text import detect_language
 
 
 def test_platform_settings_use_their_standard_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,9 +55,3 @@ def test_settings_read_a_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
 )
 def test_detect_language(text: str, language: str) -> None:
     assert detect_language(text) == language
-
-
-def test_messages_exist_in_both_languages() -> None:
-    assert "trainer" in t("kb_refused", "en", name="x.pdf")
-    assert "培训师" in t("kb_refused", "zh", name="x.pdf")
-    assert t("kb_refused", "fr", name="x.pdf") == t("kb_refused", "en", name="x.pdf")
