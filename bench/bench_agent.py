@@ -17,16 +17,17 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import App  # noqa: E402
-from bot.core.ports import AnswerRequest  # noqa: E402
-from bot.demo.build import ensure_demo  # noqa: E402
-from bot.core.identity import Identity, resolve_user  # noqa: E402
-from bot.core.settings import Settings  # noqa: E402
-from chains.agent import CopilotAgent  # noqa: E402
-from integrations.llm import LocalLLM  # noqa: E402
+from bot.app import App
+from bot.core.identity import Identity, resolve_user
+from bot.core.ports import AnswerRequest
+from bot.core.settings import Settings
+from bot.demo.build import ensure_demo
+from chains.agent import CopilotAgent
+from integrations.llm import LocalLLM
 
 QUESTIONS = [
     ("jason.reed", "en", "How should I handle a customer who says we are too expensive?"),
@@ -48,15 +49,16 @@ def main() -> None:
     started = time.perf_counter()
     ensure_demo(app, today=date(2026, 11, 23), with_calls=False)
     print(f"demo knowledge base ready in {time.perf_counter() - started:.1f} s")
-    local = LocalLLM(settings)
     started = time.perf_counter()
-    local.model  # noqa: B018 - load once, outside the timings
+    LocalLLM(settings).model  # noqa: B018 - load once (per process), outside the timings
     print(f"model {args.model} loaded in {time.perf_counter() - started:.1f} s (n_threads={settings.cpu_threads})")
-    agent = CopilotAgent(app, local=local, quick_route=True)  # as build_answerer sets it up
+    agent = app.answerer  # the agent the chat platforms use: local model, quick router
+    assert isinstance(agent, CopilotAgent) and isinstance(agent.local, LocalLLM)
+    local = agent.local
     routing: list[float] = []
     choose = local.choose
 
-    def timed_choose(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def timed_choose(*args: Any, **kwargs: Any) -> dict[str, Any]:
         started = time.perf_counter()
         try:
             return choose(*args, **kwargs)

@@ -17,7 +17,7 @@ import yaml
 
 from retrieval import Embedder
 
-__all__ = ["QuickRouter", "EXAMPLES_FILE", "KNOWLEDGE_TOOL"]
+__all__ = ["EXAMPLES_FILE", "KNOWLEDGE_TOOL", "QuickRouter"]
 
 EXAMPLES_FILE = Path(__file__).parent / "router_examples.yaml"
 KNOWLEDGE_TOOL = "search_knowledge"

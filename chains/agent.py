@@ -13,29 +13,28 @@ knowledge base has nothing instead of inventing.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool
 from sqlalchemy import select
 
-import prompts
-from bot.core.channel import Reply
-from bot.core.ports import AnswerRequest, TokenCallback
-from bot.core.errors import ConfigurationError, CopilotError
+from bot.core import access
+from bot.core.channel import Reply, ReplyKind
+from bot.core.db import SessionFactory
+from bot.core.errors import CopilotError
 from bot.core.identity import Identity
-from bot.core.access import account_clause
 from bot.core.models import Account
+from bot.core.ports import AnswerRequest, TokenCallback
+from bot.core.settings import Settings
+from bot.core.text import prompt, shared_prompt
 from chains._quick_router import KNOWLEDGE_TOOL, QuickRouter
-from chains.tools import NO_RESULTS, REFUSED, TurnContext, build_tools
-from integrations.llm import LocalLLM
+from chains.tools import NO_RESULTS, REFUSED, CallReader, KnowledgeSearch, TurnContext, build_tools
 from retrieval import to_citations
 
-if TYPE_CHECKING:
-    from bot.app import App
-
-__all__ = ["CopilotAgent", "build_answerer", "COMMAND_TOOLS"]
+__all__ = ["COMMAND_TOOLS", "CopilotAgent", "LocalModel"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +58,42 @@ COMMAND_TOOLS = {
     "call": "call_coaching",
 }
 
+
+class LocalModel(Protocol):
+    """A small local model driven in two steps (integrations.llm.LocalLLM): a schema-constrained
+    tool choice, then a streamed answer in a context slot that keeps its prompt cached."""
+
+    @property
+    def name(self) -> str: ...
+
+    def choose(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int = ...
+    ) -> dict[str, Any]: ...
+
+    def truncate(self, text: str, max_tokens: int) -> str: ...
+
+    def prime(self, messages: list[dict[str, str]], *, slot: str) -> None: ...
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None, *, slot: str) -> Iterator[str]: ...
+
+
 class CopilotAgent:
     def __init__(
         self,
-        app: App,
+        settings: Settings,
+        sessions: SessionFactory,
+        retriever: KnowledgeSearch,
+        calls: CallReader,
         *,
-        local: LocalLLM | None = None,
+        local: LocalModel | None = None,
         chat_model: BaseChatModel | None = None,
         unavailable: str | None = None,
         quick_route: bool = False,
     ) -> None:
-        self.app = app
+        self.settings = settings
+        self.sessions = sessions
+        self.retriever = retriever
+        self.calls = calls
         self.local = local
         self.chat_model = chat_model
         self.unavailable = unavailable  # why the configured model could not be set up
@@ -95,19 +119,24 @@ class CopilotAgent:
             logger.warning("LLM warm-up failed: %s", getattr(exc, "user_message", exc))
 
     def _warm_up(self) -> None:
+        assert self.local is not None
         guest = Identity.anonymous("cli", "warm-up")
-        tools = {tool.name: tool for tool in build_tools(TurnContext(self.app, guest, "en"))}
+        _ctx, tools = self.turn_tools(guest, "en")
         request = AnswerRequest(identity=guest, text="hello", language="en", history=[])
         self.local.choose(self._choice_messages(tools, request), _choice_schema(tools))
         for language in ANSWER_LANGUAGES:
             self.local.prime(self._answer_messages(language, [], ""), slot=_answer_slot(language))
         self.quick_router()
-        self.app.retriever.warm_up()
+        self.retriever.warm_up()
+
+    def turn_tools(self, identity: Identity, language: str) -> tuple[TurnContext, dict[str, BaseTool]]:
+        """The tools of one turn, bound to the caller, and the context they record into."""
+        ctx = TurnContext(self.settings, self.sessions, self.retriever, self.calls, identity, language)
+        return ctx, {tool.name: tool for tool in build_tools(ctx)}
 
     # --- one turn ------------------------------------------------------------------------------
     def answer(self, request: AnswerRequest, on_token: TokenCallback | None = None) -> Reply:
-        ctx = TurnContext(self.app, request.identity, request.language)
-        tools = {tool.name: tool for tool in build_tools(ctx)}
+        ctx, tools = self.turn_tools(request.identity, request.language)
         note = ""
         try:
             if self.chat_model is not None:
@@ -121,13 +150,13 @@ class CopilotAgent:
                 logger.warning("LLM failed (%s); answering from retrieval", exc.user_message)
             else:
                 logger.exception("LLM failed; answering from retrieval")
-            note = prompts.load("llm_unavailable", request.language)
+            note = prompt("llm_unavailable", request.language)
             ctx.hits.clear()  # number only the passages this answer shows
             text = self._retrieval_only(ctx, request)
-        kind = "answer"
+        kind: ReplyKind = "answer"
         if text.startswith(REFUSED):
             kind = "refusal"
-            text = prompts.load("refusal", request.language).format(reason=text.removeprefix(REFUSED).strip())
+            text = prompt("refusal", request.language).format(reason=text.removeprefix(REFUSED).strip())
         if self.unavailable and not note:
             note = f"({self.unavailable})"
         if note:
@@ -146,10 +175,10 @@ class CopilotAgent:
     def _retrieval_only(self, ctx: TurnContext, request: AnswerRequest) -> str:
         query = _with_account(request.text, self.conversation_account(request))
         ctx.tool_calls.append({"name": "search_knowledge", "args": {"query": query}})
-        hits = self.app.retriever.search(request.identity, query, k=3)
+        hits = self.retriever.search(request.identity, query, k=3)
         if not hits:
-            return prompts.load("no_answer", request.language)
-        return prompts.load("retrieval_only", request.language) + "\n" + ctx.cite(hits)
+            return prompt("no_answer", request.language)
+        return prompt("retrieval_only", request.language) + "\n" + ctx.cite(hits)
 
     # --- the local model: schema-constrained tool choice, then a grounded answer ------------------------
     def choose(self, request: AnswerRequest, tools: dict[str, BaseTool]) -> tuple[str, dict[str, Any]]:
@@ -170,13 +199,17 @@ class CopilotAgent:
         args = {k: v for k, v in (choice.get("args") or {}).items() if k in tools[name].args}
         return name, args
 
-    def _local(self, ctx: TurnContext, tools: dict[str, BaseTool], request: AnswerRequest, on_token: TokenCallback | None) -> str:
+    def _local(
+        self, ctx: TurnContext, tools: dict[str, BaseTool], request: AnswerRequest, on_token: TokenCallback | None
+    ) -> str:
         assert self.local is not None
         name, args = self.choose(request, tools)
         carried = self.conversation_account(request)
         if carried:
             # A follow-up ("and their budget?") keeps the account the thread is about.
-            if "account" in tools[name].args and not self._names_visible_account(request.identity, str(args.get("account", ""))):
+            if "account" in tools[name].args and not self._names_visible_account(
+                request.identity, str(args.get("account", ""))
+            ):
                 args["account"] = carried
             elif name == "search_knowledge":
                 args["query"] = _with_account(str(args.get("query") or request.text), carried)
@@ -186,8 +219,8 @@ class CopilotAgent:
         if result.startswith(REFUSED):
             return result
         if result == NO_RESULTS:
-            return prompts.load("no_answer", request.language)
-        context = self.local.truncate(result, self.app.settings.llm_local_answer_context_tokens)
+            return prompt("no_answer", request.language)
+        context = self.local.truncate(result, self.settings.llm_local_answer_context_tokens)
         messages = self._answer_messages(request.language, request.history, context, request.text)
         tokens: list[str] = []
         for token in self.local.stream(messages, slot=_answer_slot(request.language)):
@@ -199,16 +232,18 @@ class CopilotAgent:
     def _answer_messages(
         self, language: str, history: list[tuple[str, str]], context: str, question: str = ""
     ) -> list[dict[str, str]]:
-        messages = [{"role": "system", "content": prompts.load("system", language)}]
+        messages = [{"role": "system", "content": prompt("system", language)}]
         for role, content in history[-HISTORY_FOR_ANSWER:]:
             messages.append({"role": role, "content": content[:240]})
-        messages.append({"role": "user", "content": prompts.load("answer", language).format(context=context, question=question)})
+        messages.append(
+            {"role": "user", "content": prompt("answer", language).format(context=context, question=question)}
+        )
         return messages
 
     # --- the quick router -------------------------------------------------------------------------
     def quick_router(self) -> QuickRouter | None:
         if self.quick_route and self._quick_router is None:
-            self._quick_router = QuickRouter(self.app.retriever.embedder)
+            self._quick_router = QuickRouter(self.retriever.embedder)
         return self._quick_router
 
     def _plainly_knowledge(self, request: AnswerRequest) -> bool:
@@ -225,15 +260,17 @@ class CopilotAgent:
     def _choice_messages(self, tools: dict[str, BaseTool], request: AnswerRequest) -> list[dict[str, str]]:
         # The tool list is the same every turn and comes first, so llama.cpp reuses its cached
         # prefix; what changes (history, the question) comes last.
-        listing = "\n".join(f"- {name}({', '.join(_router_args(name, tool))}): {tool.description}" for name, tool in tools.items())
+        listing = "\n".join(
+            f"- {name}({', '.join(_router_args(name, tool))}): {tool.description}" for name, tool in tools.items()
+        )
         # One routing prompt for both languages (the tools are described in English): a single
         # cached prefix serves every turn; the request part below is in the user's language.
-        system = prompts.load("tool_choice", "en").format(tools=listing)
+        system = shared_prompt("tool_choice").format(tools=listing)
         history = "\n".join(
             f"{role}: {' '.join(content.split())[:160]}" for role, content in request.history[-HISTORY_FOR_CHOICE:]
         )
         account = self.conversation_account(request) or self._named_account(request)
-        user = prompts.load("tool_choice_request", request.language).format(
+        user = prompt("tool_choice_request", request.language).format(
             history=history or "-", account=account or "-", question=request.text
         )
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -263,8 +300,10 @@ class CopilotAgent:
 
     def _visible_account_names(self, identity: Identity) -> dict[str, str]:
         """Every spelling of the caller's visible accounts -> the account's name."""
-        with self.app.db.session() as session:
-            rows = session.execute(select(Account.name, Account.name_en).where(account_clause(identity))).all()
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Account.name, Account.name_en).where(access.accounts(identity).clause(Account))
+            ).all()
         names: dict[str, str] = {}
         for name, name_en in rows:
             names[name.lower()] = name
@@ -276,27 +315,36 @@ class CopilotAgent:
     def _native(self, ctx: TurnContext, tools: dict[str, BaseTool], request: AnswerRequest) -> str:
         from langchain.agents import create_agent
 
+        assert self.chat_model is not None
         agent = create_agent(
             model=self.chat_model,
             tools=list(tools.values()),
-            system_prompt=prompts.load("system_tools", request.language),
+            system_prompt=prompt("system_tools", request.language),
         )
-        messages: list[Any] = []
+        messages: list[BaseMessage] = []
         for role, content in request.history[-HISTORY_FOR_CHOICE:]:
             messages.append(HumanMessage(content) if role == "user" else AIMessage(content))
         carried = self.conversation_account(request)
-        messages.append(HumanMessage(request.text if not carried else f"{request.text}\n(account under discussion: {carried})"))
-        result = agent.invoke({"messages": messages})
+        question = (
+            shared_prompt("account_in_question").format(question=request.text, account=carried)
+            if carried
+            else request.text
+        )
+        messages.append(HumanMessage(question))
+        # langgraph types its input as a TypedDict of this shape; a plain dict is what it takes.
+        result = agent.invoke({"messages": messages})  # type: ignore[call-overload]
         final = result["messages"][-1]
         text = final.content if isinstance(final.content, str) else str(final.content)
         if ctx.refusals and not ctx.hits and len(ctx.refusals) == len(ctx.tool_calls):
             return f"{REFUSED} {ctx.refusals[-1]}"
         return text.strip()
 
-    def _native_choice(self, tools: dict[str, BaseTool], request: AnswerRequest, forced: str | None) -> tuple[str, dict[str, Any]]:
+    def _native_choice(
+        self, tools: dict[str, BaseTool], request: AnswerRequest, forced: str | None
+    ) -> tuple[str, dict[str, Any]]:
         assert self.chat_model is not None
         bound = self.chat_model.bind_tools(list(tools.values()))
-        messages: list[Any] = [SystemMessage(prompts.load("system_tools", request.language))]
+        messages: list[BaseMessage] = [SystemMessage(prompt("system_tools", request.language))]
         for role, content in request.history[-HISTORY_FOR_CHOICE:]:
             messages.append(HumanMessage(content) if role == "user" else AIMessage(content))
         messages.append(HumanMessage(request.text))
@@ -359,19 +407,3 @@ def _json_type(spec: dict[str, Any]) -> dict[str, Any]:
         kinds = [option.get("type") for option in spec.get("anyOf", []) if option.get("type") != "null"]
         kind = kinds[0] if kinds else "string"
     return {"type": kind}
-
-
-def build_answerer(app: App) -> CopilotAgent:
-    provider = app.settings.llm_provider
-    if provider == "openai":
-        from integrations.llm import openai_chat_model
-
-        try:
-            return CopilotAgent(app, chat_model=openai_chat_model(app.settings))
-        except ConfigurationError as exc:
-            # Misconfigured endpoint: still answer, from retrieval, and say what to fix.
-            logger.error("LLM not configured: %s", exc.user_message)
-            return CopilotAgent(app, unavailable=exc.user_message)
-    if provider == "local":
-        return CopilotAgent(app, local=LocalLLM(app.settings), quick_route=True)
-    return CopilotAgent(app)

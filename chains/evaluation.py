@@ -1,8 +1,7 @@
 """Tool-choice evaluation: does the configured model pick the right tool for labelled requests?
 
 The labelled set (`agent_eval.jsonl`, Chinese and English) names the tool(s) that serve each
-request. Every tool in the catalogue is offered, installed or not, so the figure measures the
-model's choice, not which services happen to be installed.
+request. Every tool of the catalogue is offered; tools are chosen, never run.
 """
 
 from __future__ import annotations
@@ -12,19 +11,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.core.ports import AnswerRequest
 from bot.core.errors import ConfigurationError
 from bot.core.identity import Identity
 from bot.core.models import Role
+from bot.core.ports import AnswerRequest
 from chains.agent import CopilotAgent
-from chains.tools import TurnContext, build_tools, tool_catalogue
+from chains.tools import tool_catalogue
 
-if TYPE_CHECKING:
-    from bot.app import App
-
-__all__ = ["EVAL_SET", "EvalCase", "EvalResult", "load_cases", "evaluate_tool_choice"]
+__all__ = ["EVAL_SET", "EvalCase", "EvalResult", "evaluate_tool_choice", "load_cases"]
 
 EVAL_SET = Path(__file__).with_name("agent_eval.jsonl")
 
@@ -77,7 +73,6 @@ def load_cases(path: Path = EVAL_SET) -> list[EvalCase]:
 
 
 def evaluate_tool_choice(
-    app: App,
     agent: CopilotAgent,
     cases: list[EvalCase] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
@@ -88,7 +83,7 @@ def evaluate_tool_choice(
     cases = cases if cases is not None else load_cases()
     # An admin-shaped identity that is no real user: choosing a tool reads no one's data.
     evaluator = Identity(user_id=None, handle="eval", name="eval", role=Role.ADMIN)
-    tools = {tool.name: tool for tool in build_tools(TurnContext(app, evaluator, "en"), only_installed=False)}
+    _ctx, tools = agent.turn_tools(evaluator, "en")
     hits = 0
     misses: list[dict[str, Any]] = []
     started = time.perf_counter()

@@ -10,6 +10,8 @@ from bot.cli.common import AsUser, JsonFlag, cli_errors, console, emit_json, get
 from bot.cli.demo import ask_once
 from bot.cli.evals import eval_app
 from bot.cli.render import print_reply
+from bot.core.errors import ConfigurationError
+from chains.agent import CopilotAgent
 
 __all__ = ["ask", "chat", "eval_agent"]
 
@@ -58,10 +60,12 @@ def eval_agent(as_user: AsUser = None, json_output: JsonFlag = False) -> None:
     if as_user:
         identity_for(app, as_user)  # the eval reads no one's data, but --as must name a real user
     agent = app.answerer
+    if not isinstance(agent, CopilotAgent):
+        raise ConfigurationError("The agent eval measures the copilot agent; this installation answers another way.")
     cases = load_cases()
     with progress_bar() as bar:
         task = bar.add_task(f"choosing tools with {agent.model_name}", total=len(cases))
-        result = evaluate_tool_choice(app, agent, cases, on_progress=lambda done, total: bar.update(task, completed=done))
+        result = evaluate_tool_choice(agent, cases, on_progress=lambda done, total: bar.update(task, completed=done))
     if json_output:
         emit_json({"model": result.model, "tool_accuracy": round(result.tool_accuracy, 4), "n": result.n})
         return
@@ -70,4 +74,7 @@ def eval_agent(as_user: AsUser = None, json_output: JsonFlag = False) -> None:
         f"({result.seconds:.0f} s, {result.seconds / max(result.n, 1):.1f} s per request)"
     )
     for miss in result.misses:
-        console.print(f"  [yellow]miss[/yellow] {miss['text']!r}: expected {'/'.join(miss['expected'])}, chose {miss['chosen']} {miss['args']}")
+        expected = "/".join(miss["expected"])
+        console.print(
+            f"  [yellow]miss[/yellow] {miss['text']!r}: expected {expected}, chose {miss['chosen']} {miss['args']}"
+        )

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from rich.prompt import Prompt
 
 from bot.app import App
-from bot.core.channel import InboundMessage
 from bot.cli.common import console, warm_up_in_background
 from bot.cli.render import print_reply
+from bot.core.channel import InboundMessage
 from bot.core.identity import Identity
 
 __all__ = ["run_chat"]
+
+
+def _echo(token: str, *, sink: list[str]) -> None:
+    sink.append(token)
+    console.print(token, end="", markup=False, highlight=False, soft_wrap=True)
 
 
 def run_chat(app: App, identity: Identity) -> None:
@@ -37,13 +43,8 @@ def run_chat(app: App, identity: Identity) -> None:
             text=text,
         )
         streamed: list[str] = []
-
-        def show(token: str) -> None:
-            streamed.append(token)
-            console.print(token, end="", markup=False, highlight=False, soft_wrap=True)
-
         console.print("[bold magenta]copilot[/bold magenta] ", end="")
-        reply = app.copilot.handle(message, identity, on_token=show)
+        reply = app.copilot.handle(message, identity, on_token=partial(_echo, sink=streamed))
         if streamed:
             console.print()
             if "".join(streamed).strip() == reply.text.strip():

@@ -17,7 +17,7 @@ from bot.app import App
 from bot.core.assets import local_llm_path, minilm_path, whisper_base_dir
 from bot.core.models import Account, KnowledgeDocument, Opportunity, User
 
-__all__ = ["Check", "CheckResult", "CHECKS", "run_checks"]
+__all__ = ["CHECKS", "Check", "CheckResult", "run_checks"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ def check_database(app: App) -> tuple[Status, str]:
         opportunities = session.scalar(select(func.count()).select_from(Opportunity))
         documents = session.scalar(select(func.count()).select_from(KnowledgeDocument))
     url = app.db.engine.url.render_as_string(hide_password=True)
-    detail = f"{url} at revision {head}: {users} users, {accounts} accounts, {opportunities} opportunities, {documents} documents"
+    counts = f"{users} users, {accounts} accounts, {opportunities} opportunities, {documents} documents"
+    detail = f"{url} at revision {head}: {counts}"
     if users == 0:
         return "warn", detail + " (empty: run `copilot demo` or `copilot import crm`)"
     return "ok", detail
@@ -97,7 +98,9 @@ def check_whisper(app: App) -> tuple[Status, str]:
 
     name = app.settings.whisper_model
     path = str(whisper_base_dir(app.settings.model_cache_dir)) if name == "base" else name
-    WhisperModel(path, device="cpu", compute_type=app.settings.whisper_compute_type, cpu_threads=app.settings.cpu_threads)
+    WhisperModel(
+        path, device="cpu", compute_type=app.settings.whisper_compute_type, cpu_threads=app.settings.cpu_threads
+    )
     return "ok", f"faster-whisper model '{name}' loads ({path})"
 
 
@@ -108,7 +111,8 @@ def check_llm(app: App) -> tuple[Status, str]:
     if provider == "openai":
         if app.settings.openai_api_key is None and not app.settings.openai_base_url:
             return "fail", "llm_provider=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)"
-        return "ok", f"OpenAI-compatible endpoint {app.settings.openai_base_url or 'api.openai.com'}, model {app.settings.llm_model}"
+        endpoint = app.settings.openai_base_url or "api.openai.com"
+        return "ok", f"OpenAI-compatible endpoint {endpoint}, model {app.settings.llm_model}"
     if importlib.util.find_spec("llama_cpp") is None:
         return "fail", "llama-cpp-python is not installed: run `make setup`"
     path = local_llm_path(app.settings.model_cache_dir, app.settings.llm_local_model)
@@ -125,7 +129,11 @@ def check_llm(app: App) -> tuple[Status, str]:
 def check_platforms(app: App) -> tuple[Status, str]:
     s = app.settings
     slack = "configured" if s.slack_bot_token and s.slack_signing_secret else "not configured"
-    wecom = "configured" if s.wecom_corp_id and s.wecom_secret and s.wecom_token and s.wecom_encoding_aes_key else "not configured"
+    wecom = (
+        "configured"
+        if s.wecom_corp_id and s.wecom_secret and s.wecom_token and s.wecom_encoding_aes_key
+        else "not configured"
+    )
     return "ok", f"Slack {slack}; WeCom {wecom} (optional: the CLI works without them)"
 
 
@@ -134,7 +142,10 @@ def check_insights(app: App) -> tuple[Status, str]:
     from insights.risk import load_rules
 
     rules, dims = load_rules(), load_dimensions()
-    return "ok", f"{len(rules)} risk rules, {len(dims.weights)} resonance dimensions, {len(dims.triggers)} buyer-type triggers"
+    return (
+        "ok",
+        f"{len(rules)} risk rules, {len(dims.weights)} resonance dimensions, {len(dims.triggers)} buyer-type triggers",
+    )
 
 
 CHECKS: list[tuple[str, Check]] = [

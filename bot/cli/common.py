@@ -23,18 +23,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from bot.app import App
 from bot.core.errors import CopilotError
 from bot.core.identity import Identity, resolve_user
+from chains.agent import CopilotAgent
 
 __all__ = [
     "AsUser",
     "JsonFlag",
+    "cli_errors",
     "console",
+    "emit_json",
     "err_console",
     "get_app",
     "identity_for",
-    "emit_json",
-    "to_jsonable",
-    "cli_errors",
     "progress_bar",
+    "to_jsonable",
 ]
 
 console = Console()
@@ -51,7 +52,8 @@ _app: App | None = None
 
 
 def get_app() -> App:
-    global _app
+    """The CLI's composition root, built on first use (tests put their own in `_app`)."""
+    global _app  # noqa: PLW0603 - one root per CLI process
     if _app is None:
         _app = App()
     return _app
@@ -60,9 +62,10 @@ def get_app() -> App:
 def warm_up_in_background(app: App, nice: int = 0) -> None:
     """Load the answerer's model and cache its fixed prompts while nothing is asked yet (the
     first question would otherwise wait for them). With `nice`, it yields the CPU to webhooks."""
-    warm_up = getattr(app.answerer, "warm_up", None)
-    if warm_up is None:
-        return
+    answerer = app.answerer
+    if not isinstance(answerer, CopilotAgent):
+        return  # a scripted or custom answerer has nothing to warm up
+    warm_up = answerer.warm_up
 
     def run() -> None:
         if nice:

@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.progress import TaskID
 
-from bot.core.channel import InboundMessage
 from bot.cli.common import AsUser, JsonFlag, cli_errors, emit_json, err_console, get_app, identity_for, progress_bar
 from bot.cli.render import print_reply
+from bot.core.channel import InboundMessage, Reply
 from bot.demo.build import ensure_demo
 
-__all__ = ["demo", "DEFAULT_DEMO_USER", "ask_once"]
+__all__ = ["DEFAULT_DEMO_USER", "ask_once", "demo"]
 
 DEFAULT_DEMO_USER = "jason.reed"
 
 
-def ask_once(as_user: str, text: str, conversation_key: str = "cli"):  # noqa: ANN201 - returns Reply
+def ask_once(as_user: str, text: str, conversation_key: str = "cli") -> Reply:
     app = get_app()
     identity = identity_for(app, as_user)
     message = InboundMessage(
@@ -38,7 +39,7 @@ def demo(
     """Build the demo org if absent (SQLite + local Chroma + packaged models), then chat as a demo user."""
     app = get_app()
     with progress_bar() as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def report(step: str, done: int, total: int) -> None:
             if step not in tasks:

@@ -6,9 +6,12 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import select
 
-from bot.cli.common import JsonFlag, cli_errors, console, emit_json, get_app
+from bot.app import App
 from bot.cli.checks import CheckResult, run_checks
+from bot.cli.common import JsonFlag, cli_errors, console, emit_json, get_app
+from bot.core.models import Territory, User
 
 __all__ = ["doctor"]
 
@@ -25,7 +28,9 @@ def doctor(
 
     def show(result: CheckResult) -> None:
         if not json_output:
-            console.print(f"{_MARK[result.status]:>22}  {result.name:<16} {result.detail} [dim]({result.seconds}s)[/dim]")
+            console.print(
+                f"{_MARK[result.status]:>22}  {result.name:<16} {result.detail} [dim]({result.seconds}s)[/dim]"
+            )
 
     results = run_checks(app, show)
     user_rows = _users(app) if users else []
@@ -40,11 +45,7 @@ def doctor(
         raise typer.Exit(1)
 
 
-def _users(app) -> list[dict]:  # noqa: ANN001
-    from sqlalchemy import select
-
-    from bot.core.models import Territory, User
-
+def _users(app: App) -> list[dict[str, str | None]]:
     with app.db.session() as session:
         rows = session.execute(select(User, Territory.name).outerjoin(Territory).order_by(User.id)).all()
         return [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.markdown import Markdown
 from rich.table import Table
 
-from bot.core.channel import Reply
 from bot.cli.common import console
+from bot.core.channel import Reply
 
 __all__ = ["print_reply"]
 

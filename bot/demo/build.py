@@ -17,17 +17,18 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.core.identity import Identity, resolve_user
+from bot.core.models import Call, Territory, User
 from bot.demo.histories import write_histories
 from bot.demo.org import build_org
 from bot.demo.render import KB_SOURCE_DIR, read_source, render
-from bot.core.identity import Identity, resolve_user
-from bot.core.models import Call, Territory, User
 
-__all__ = ["ensure_demo", "DemoReport", "DEMO_TRAINER", "DEMO_TODAY", "SAMPLE_CALLS_DIR", "SAMPLE_CALL_OWNERS"]
+__all__ = ["DEMO_TODAY", "DEMO_TRAINER", "SAMPLE_CALLS_DIR", "SAMPLE_CALL_OWNERS", "DemoReport", "ensure_demo"]
 
 logger = logging.getLogger(__name__)
 
-DEMO_TRAINER = "zhao.lin"
+DEMO_TRAINER = "zhao.lin"  # adds the playbooks, battle cards and lessons
+DEMO_SALES_OPS = "ops.admin"  # loads the customer histories exported from the CRM
 SAMPLE_CALLS_DIR = Path(__file__).parent / "calls"
 # Which demo rep made which sample call (English calls in North America, Chinese in China).
 SAMPLE_CALL_OWNERS = {
@@ -84,7 +85,7 @@ def ensure_demo(
     state = _load_state(app)
 
     with app.db.session() as session:
-        has_org = session.scalar(select(func.count()).select_from(Territory)) > 0
+        has_org = bool(session.scalar(select(func.count()).select_from(Territory)))
     if not has_org:
         progress("Creating the demo sales org", 0, 1)
         with app.db.session() as session:
@@ -93,9 +94,8 @@ def ensure_demo(
         report.built_org = True
         progress("Creating the demo sales org", 1, 1)
 
-    trainer = _identity(app, DEMO_TRAINER)
     if not state.get("kb"):
-        report.documents = _knowledge(app, trainer, progress, today)
+        report.documents = _knowledge(app, progress, today)
         _mark(app, "kb")
     else:
         report.steps_skipped.append("kb")
@@ -113,7 +113,8 @@ def _identity(app: App, handle: str) -> Identity:
         return Identity.from_user(resolve_user(session, handle))
 
 
-def _knowledge(app: App, trainer: Identity, progress: Progress, today: date) -> int:
+def _knowledge(app: App, progress: Progress, today: date) -> int:
+    trainer, sales_ops = _identity(app, DEMO_TRAINER), _identity(app, DEMO_SALES_OPS)
     out_dir = app.settings.data_dir / "demo" / "kb"
     sources = sorted(p for p in KB_SOURCE_DIR.glob("*.md") if p.name != "README.md")
     with app.db.session() as session:
@@ -136,7 +137,7 @@ def _knowledge(app: App, trainer: Identity, progress: Progress, today: date) -> 
         progress("Adding knowledge-base documents", done, total)
     for history in histories:
         app.knowledge.add_file(
-            trainer,
+            sales_ops,
             history.path,
             source="demo",
             kind="customer_history",

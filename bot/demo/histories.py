@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.models import Account, Contact, User
 
-__all__ = ["HistoryFile", "write_histories", "HISTORY_CSV_COLUMNS"]
+__all__ = ["HISTORY_CSV_COLUMNS", "HistoryFile", "write_histories"]
 
 HISTORY_CSV_COLUMNS = ["date", "account", "entry_type", "author", "subject", "text"]
 
@@ -35,8 +35,14 @@ PAINS_EN = [
     ("slow ticket resolution", "median resolution time is {n} hours and churn rose {m}%"),
 ]
 CONCERNS_ZH = ["等保三级合规", "与现有 SAP 系统的集成", "历史数据迁移", "数据必须存储在境内"]
-CONCERNS_EN = ["GDPR data processing terms", "integration with their Salesforce instance", "historical data migration", "SOC 2 report"]
+CONCERNS_EN = [
+    "GDPR data processing terms",
+    "integration with their Salesforce instance",
+    "historical data migration",
+    "SOC 2 report",
+]
 COMPETITORS = ["Northwind Analytics", "九章数据", "Vantage CRM Suite"]
+Entry = tuple[date, str, str, str, str]  # day, kind, author, subject, text
 
 
 @dataclass(frozen=True)
@@ -95,45 +101,101 @@ def write_histories(session: Session, out_dir: Path, today: date) -> list[Histor
     return files
 
 
-def _entries_zh(rng, account, owner, buyer, champion, competitor, dates):  # noqa: ANN001 - local helper
+def _entries_zh(
+    rng: random.Random,
+    account: Account,
+    owner: User,
+    buyer: Contact,
+    champion: Contact,
+    competitor: str,
+    dates: list[date],
+) -> list[Entry]:
     pain, impact = rng.choice(PAINS_ZH)
     impact = impact.format(n=rng.randint(12, 60), m=rng.randint(20, 90))
     concern = rng.choice(CONCERNS_ZH)
     budget = rng.randint(40, 260) * 1_0000
     threshold = rng.choice([50, 100, 200])
     return [
-        (dates[0], "会议纪要", owner.name, "首次拜访",
-         f"与{champion.title}{champion.name}会面。{account.name}的核心痛点是{pain}：{impact}。"
-         f"对方对 Lumina Insight 的实时看板很感兴趣，希望先在一个工厂/区域试点。"),
-        (dates[1], "邮件", champion.name, "预算与审批",
-         f"{champion.name}来信：今年相关 IT 预算约 {budget // 10000} 万元，超过 {threshold} 万元的采购需要"
-         f"{buyer.title}{buyer.name}审批并上总经理办公会。经济决策人是{buyer.name}。"),
-        (dates[2], "会议纪要", owner.name, "技术交流",
-         f"IT 团队提出的主要顾虑是{concern}。客户同时在评估{competitor}，认为对方报价低约 15%。"
-         f"我们承诺提供合规白皮书和集成方案说明。"),
-        (dates[3], "会议纪要", owner.name, "下一步",
-         f"约定 {(dates[3] + timedelta(days=14)).isoformat()} 与{buyer.name}做高层汇报，演示 ROI 测算；"
-         f"{owner.name}负责准备试点方案。"),
+        (
+            dates[0],
+            "会议纪要",
+            owner.name,
+            "首次拜访",
+            f"与{champion.title}{champion.name}会面。{account.name}的核心痛点是{pain}：{impact}。"
+            f"对方对 Lumina Insight 的实时看板很感兴趣，希望先在一个工厂/区域试点。",
+        ),
+        (
+            dates[1],
+            "邮件",
+            champion.name,
+            "预算与审批",
+            f"{champion.name}来信：今年相关 IT 预算约 {budget // 10000} 万元，超过 {threshold} 万元的采购需要"
+            f"{buyer.title}{buyer.name}审批并上总经理办公会。经济决策人是{buyer.name}。",
+        ),
+        (
+            dates[2],
+            "会议纪要",
+            owner.name,
+            "技术交流",
+            f"IT 团队提出的主要顾虑是{concern}。客户同时在评估{competitor}，认为对方报价低约 15%。"
+            f"我们承诺提供合规白皮书和集成方案说明。",
+        ),
+        (
+            dates[3],
+            "会议纪要",
+            owner.name,
+            "下一步",
+            f"约定 {(dates[3] + timedelta(days=14)).isoformat()} 与{buyer.name}做高层汇报，演示 ROI 测算；"
+            f"{owner.name}负责准备试点方案。",
+        ),
     ]
 
 
-def _entries_en(rng, account, owner, buyer, champion, competitor, dates):  # noqa: ANN001 - local helper
+def _entries_en(
+    rng: random.Random,
+    account: Account,
+    owner: User,
+    buyer: Contact,
+    champion: Contact,
+    competitor: str,
+    dates: list[date],
+) -> list[Entry]:
     pain, impact = rng.choice(PAINS_EN)
     impact = impact.format(n=rng.randint(12, 60), m=rng.randint(20, 90))
     concern = rng.choice(CONCERNS_EN)
     budget = rng.randint(60, 400) * 1000
     threshold = rng.choice([50, 100, 250])
     return [
-        (dates[0], "meeting_note", owner.name, "Discovery meeting",
-         f"Met {champion.name} ({champion.title}). {account.name}'s main pain is {pain}: {impact}. "
-         f"They liked the Lumina Insight live dashboards and want to start with one region."),
-        (dates[1], "email", champion.name, "Budget and approval",
-         f"{champion.name} wrote that the budget for this project is about ${budget:,}; anything above "
-         f"${threshold}k needs sign-off from {buyer.name} ({buyer.title}), who is the economic buyer."),
-        (dates[2], "meeting_note", owner.name, "Technical review",
-         f"IT's main concern is {concern}. They are also evaluating {competitor}, which quoted about 15% less. "
-         f"We promised the security pack and an integration outline."),
-        (dates[3], "meeting_note", owner.name, "Next step",
-         f"Agreed an executive review with {buyer.name} on {(dates[3] + timedelta(days=14)).isoformat()} "
-         f"to walk through the ROI model; {owner.name} owns the pilot proposal."),
+        (
+            dates[0],
+            "meeting_note",
+            owner.name,
+            "Discovery meeting",
+            f"Met {champion.name} ({champion.title}). {account.name}'s main pain is {pain}: {impact}. "
+            f"They liked the Lumina Insight live dashboards and want to start with one region.",
+        ),
+        (
+            dates[1],
+            "email",
+            champion.name,
+            "Budget and approval",
+            f"{champion.name} wrote that the budget for this project is about ${budget:,}; anything above "
+            f"${threshold}k needs sign-off from {buyer.name} ({buyer.title}), who is the economic buyer.",
+        ),
+        (
+            dates[2],
+            "meeting_note",
+            owner.name,
+            "Technical review",
+            f"IT's main concern is {concern}. They are also evaluating {competitor}, which quoted about 15% less. "
+            f"We promised the security pack and an integration outline.",
+        ),
+        (
+            dates[3],
+            "meeting_note",
+            owner.name,
+            "Next step",
+            f"Agreed an executive review with {buyer.name} on {(dates[3] + timedelta(days=14)).isoformat()} "
+            f"to walk through the ROI model; {owner.name} owns the pilot proposal.",
+        ),
     ]

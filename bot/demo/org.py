@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import yaml
@@ -34,9 +34,7 @@ from bot.core.models import (
     User,
 )
 
-__all__ = ["build_org", "DemoOrgSummary", "quarter_of", "DEMO_PASSWORDLESS_NOTE"]
-
-DEMO_PASSWORDLESS_NOTE = "Demo users have no passwords: the CLI acts as them with --as."
+__all__ = ["DemoOrgSummary", "build_org", "quarter_of"]
 
 SIGNALS_FILE = Path(__file__).resolve().parents[2] / "insights" / "signals.yaml"
 
@@ -120,31 +118,96 @@ CITIES = [
     ["广州", "深圳", "东莞", "佛山", "厦门", "珠海", "南宁", "福州"],
 ]
 CITY_PINYIN = {
-    "上海": "Shanghai", "苏州": "Suzhou", "杭州": "Hangzhou", "南京": "Nanjing", "宁波": "Ningbo",
-    "无锡": "Wuxi", "合肥": "Hefei", "常州": "Changzhou", "广州": "Guangzhou", "深圳": "Shenzhen",
-    "东莞": "Dongguan", "佛山": "Foshan", "厦门": "Xiamen", "珠海": "Zhuhai", "南宁": "Nanning",
+    "上海": "Shanghai",
+    "苏州": "Suzhou",
+    "杭州": "Hangzhou",
+    "南京": "Nanjing",
+    "宁波": "Ningbo",
+    "无锡": "Wuxi",
+    "合肥": "Hefei",
+    "常州": "Changzhou",
+    "广州": "Guangzhou",
+    "深圳": "Shenzhen",
+    "东莞": "Dongguan",
+    "佛山": "Foshan",
+    "厦门": "Xiamen",
+    "珠海": "Zhuhai",
+    "南宁": "Nanning",
     "福州": "Fuzhou",
 }
 BRAND_ZH = [
-    ("精锐", "Jingrui"), ("恒通", "Hengtong"), ("瑞丰", "Ruifeng"), ("华泰", "Huatai"), ("宏达", "Hongda"),
-    ("远航", "Yuanhang"), ("嘉禾", "Jiahe"), ("凯越", "Kaiyue"), ("鼎新", "Dingxin"), ("汇智", "Huizhi"),
-    ("中元", "Zhongyuan"), ("百川", "Baichuan"), ("星辰", "Xingchen"), ("金桥", "Jinqiao"), ("安信", "Anxin"),
-    ("博远", "Boyuan"), ("云帆", "Yunfan"), ("润和", "Runhe"), ("天合", "Tianhe"), ("明德", "Mingde"),
+    ("精锐", "Jingrui"),
+    ("恒通", "Hengtong"),
+    ("瑞丰", "Ruifeng"),
+    ("华泰", "Huatai"),
+    ("宏达", "Hongda"),
+    ("远航", "Yuanhang"),
+    ("嘉禾", "Jiahe"),
+    ("凯越", "Kaiyue"),
+    ("鼎新", "Dingxin"),
+    ("汇智", "Huizhi"),
+    ("中元", "Zhongyuan"),
+    ("百川", "Baichuan"),
+    ("星辰", "Xingchen"),
+    ("金桥", "Jinqiao"),
+    ("安信", "Anxin"),
+    ("博远", "Boyuan"),
+    ("云帆", "Yunfan"),
+    ("润和", "Runhe"),
+    ("天合", "Tianhe"),
+    ("明德", "Mingde"),
 ]
 INDUSTRIES_EN = [
-    ("Freight", "logistics"), ("Health Network", "healthcare"), ("Foods", "consumer_goods"),
-    ("Manufacturing", "manufacturing"), ("Insurance Group", "financial_services"), ("Retail", "retail"),
-    ("Energy", "energy"), ("Learning", "education"), ("Logistics", "logistics"), ("Components", "manufacturing"),
+    ("Freight", "logistics"),
+    ("Health Network", "healthcare"),
+    ("Foods", "consumer_goods"),
+    ("Manufacturing", "manufacturing"),
+    ("Insurance Group", "financial_services"),
+    ("Retail", "retail"),
+    ("Energy", "energy"),
+    ("Learning", "education"),
+    ("Logistics", "logistics"),
+    ("Components", "manufacturing"),
 ]
 BRAND_EN = [
-    "Ridgeline", "Cascade", "Summit", "Harborview", "Pinecrest", "Blue Mesa", "Ironwood", "Lakeshore",
-    "Redstone", "Silver Creek", "Granite Peak", "Northgate", "Clearwater", "Maple Ridge", "Stonebridge",
-    "Bayside", "Crestline", "Westfield", "Evergreen", "Highland",
+    "Ridgeline",
+    "Cascade",
+    "Summit",
+    "Harborview",
+    "Pinecrest",
+    "Blue Mesa",
+    "Ironwood",
+    "Lakeshore",
+    "Redstone",
+    "Silver Creek",
+    "Granite Peak",
+    "Northgate",
+    "Clearwater",
+    "Maple Ridge",
+    "Stonebridge",
+    "Bayside",
+    "Crestline",
+    "Westfield",
+    "Evergreen",
+    "Highland",
 ]
 CITIES_EN = ["Chicago", "Denver", "Seattle", "Austin", "Atlanta", "Boston", "Toronto", "Phoenix", "Columbus"]
 SURNAMES_ZH = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭"]
 GIVEN_ZH = ["建国", "海燕", "志明", "丽华", "晓东", "静怡", "国强", "雪梅", "文博", "欣然", "立新", "婷婷"]
-FIRST_EN = ["Karen", "Michael", "Priya", "David", "Laura", "James", "Olivia", "Robert", "Nina", "Thomas", "Grace", "Alan"]
+FIRST_EN = [
+    "Karen",
+    "Michael",
+    "Priya",
+    "David",
+    "Laura",
+    "James",
+    "Olivia",
+    "Robert",
+    "Nina",
+    "Thomas",
+    "Grace",
+    "Alan",
+]
 LAST_EN = ["Lopez", "Nguyen", "Patel", "Brooks", "Fischer", "Morgan", "Hughes", "Price", "Sullivan", "Ward"]
 TITLES = [
     ("CFO", "财务总监", "economic_buyer"),
@@ -183,7 +246,7 @@ def _add_quarters(day: date, n: int) -> date:
 
 
 def _at(day: date, rng: random.Random) -> datetime:
-    return datetime.combine(day, time(rng.randint(8, 18), rng.randint(0, 59)), tzinfo=timezone.utc)
+    return datetime.combine(day, time(rng.randint(8, 18), rng.randint(0, 59)), tzinfo=UTC)
 
 
 # Seasonality of deal creation by calendar quarter (Q4 budget flush; Q1 slow around the new year).
@@ -203,21 +266,21 @@ def build_org(session: Session, seed: int, today: date) -> DemoOrgSummary:
     users: dict[str, User] = {}
     managers: dict[int, User] = {}
     for index, (handle, name, role, territory_index, language) in enumerate(PEOPLE, start=1):
-        territory = territories[territory_index] if territory_index is not None else None
+        home = territories[territory_index] if territory_index is not None else None
         user = User(
             handle=handle,
             name=name,
             email=f"{handle}@lumina.example",
             role=Role(role),
-            territory_id=territory.id if territory else None,
+            territory_id=home.id if home else None,
             language=language,
             slack_user_id=f"U0DEMO{index:03d}",
             wecom_userid="".join(part.capitalize() for part in handle.split(".")) if language == "zh" else None,
         )
         session.add(user)
         users[handle] = user
-        if role == "manager" and territory is not None:
-            managers[territory.id] = user
+        if role == "manager" and home is not None:
+            managers[home.id] = user
     session.flush()
     for user in users.values():
         if user.role is Role.REP and user.territory_id in managers:
@@ -244,7 +307,9 @@ def build_org(session: Session, seed: int, today: date) -> DemoOrgSummary:
     )
 
 
-def _accounts(session: Session, rng: random.Random, territories: list[Territory], users: dict[str, User]) -> list[Account]:
+def _accounts(
+    session: Session, rng: random.Random, territories: list[Territory], users: dict[str, User]
+) -> list[Account]:
     accounts: list[Account] = []
     used: set[str] = set()
     for t_index, territory in enumerate(territories):
@@ -292,7 +357,11 @@ def _accounts(session: Session, rng: random.Random, territories: list[Territory]
     for account in accounts:
         zh = account.country == "China"
         for c_index in range(rng.randint(2, 4)):
-            title_en, title_zh, buying_role = TITLES[(c_index * 3 + account.id) % len(TITLES)] if c_index else TITLES[0 if account.segment != "smb" else 1]
+            title_en, title_zh, buying_role = (
+                TITLES[(c_index * 3 + account.id) % len(TITLES)]
+                if c_index
+                else TITLES[0 if account.segment != "smb" else 1]
+            )
             if zh:
                 person = rng.choice(SURNAMES_ZH) + rng.choice(GIVEN_ZH)
                 title = title_zh
@@ -334,7 +403,7 @@ def _opportunities(
         while day <= today:
             quarters_in = (day - first_quarter).days / 91.25
             # ~13 deals per territory-quarter, growing ~4% a quarter, with seasonality.
-            rate = 3.6 * (1.04 ** quarters_in) * SEASON[(day.month - 1) // 3 + 1]
+            rate = 3.6 * (1.04**quarters_in) * SEASON[(day.month - 1) // 3 + 1]
             for _ in range(_poisson(rng, rate)):
                 created = day + timedelta(days=rng.randint(0, 27))
                 if created > today:
@@ -496,10 +565,24 @@ def _targets(
             season = SEASON[(q_start.month - 1) // 3 + 1]
             growth = 1.04 ** (offset + 9)
             amount = round(typical * season * growth * rng.uniform(1.05, 1.2) / 1.2, -3)
-            session.add(Target(scope_type="territory", scope_key=territory.name, period=period, amount=amount, currency=territory.currency))
+            session.add(
+                Target(
+                    scope_type="territory",
+                    scope_key=territory.name,
+                    period=period,
+                    amount=amount,
+                    currency=territory.currency,
+                )
+            )
             for rep in reps:
                 session.add(
-                    Target(scope_type="rep", scope_key=rep.handle, period=period, amount=round(amount / len(reps), -3), currency=territory.currency)
+                    Target(
+                        scope_type="rep",
+                        scope_key=rep.handle,
+                        period=period,
+                        amount=round(amount / len(reps), -3),
+                        currency=territory.currency,
+                    )
                 )
     session.flush()
 
@@ -529,7 +612,9 @@ def _signals(session: Session, rng: random.Random, accounts: list[Account], toda
             key = rng.choice(by_type[lean]) if rng.random() < 0.7 else rng.choice(list(dimensions))
             occurred = _at(today - timedelta(days=days_ago), rng)
             value = float(rng.randint(1, 4)) if key.endswith(("view", "visit", "call")) else 1.0
-            session.add(SignalEvent(account_id=account.id, signal_type=key, value=value, occurred_at=occurred, source="demo"))
+            session.add(
+                SignalEvent(account_id=account.id, signal_type=key, value=value, occurred_at=occurred, source="demo")
+            )
             count += 1
         count += _operational(session, rng, account, today, at_risk=index % 30 == 4)
     session.flush()
@@ -546,8 +631,24 @@ def _operational(session: Session, rng: random.Random, account: Account, today: 
         day = today - timedelta(days=7 * week + 1)
         turnover = rng.uniform(52, 70) if at_risk and week < 3 else rng.uniform(22, 40)
         completion = rng.uniform(0.35, 0.55) if at_risk and week < 3 else rng.uniform(0.7, 0.95)
-        session.add(SignalEvent(account_id=account.id, signal_type="inventory_turnover_days", value=round(turnover, 1), occurred_at=_at(day, rng), source="demo"))
-        session.add(SignalEvent(account_id=account.id, signal_type="visit_completion_rate", value=round(completion, 2), occurred_at=_at(day, rng), source="demo"))
+        session.add(
+            SignalEvent(
+                account_id=account.id,
+                signal_type="inventory_turnover_days",
+                value=round(turnover, 1),
+                occurred_at=_at(day, rng),
+                source="demo",
+            )
+        )
+        session.add(
+            SignalEvent(
+                account_id=account.id,
+                signal_type="visit_completion_rate",
+                value=round(completion, 2),
+                occurred_at=_at(day, rng),
+                source="demo",
+            )
+        )
         count += 2
     if at_risk:
         for days_ago in (3, 2, 1):

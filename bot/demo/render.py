@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["KbSource", "read_source", "render", "KB_SOURCE_DIR"]
+__all__ = ["KB_SOURCE_DIR", "KbSource", "read_source", "render"]
 
 KB_SOURCE_DIR = Path(__file__).parent / "kb"
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
@@ -38,7 +38,7 @@ def read_source(path: Path) -> KbSource:
         kind=str(meta["kind"]),
         language=str(meta["language"]),
         format=str(meta.get("format", "md")),
-        body=text[match.end():].strip() + "\n",
+        body=text[match.end() :].strip() + "\n",
         gap=meta.get("gap"),
     )
 

@@ -11,10 +11,13 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
 
+from bot.core.access import visible_account_ids
+from bot.core.db import SessionFactory
 from bot.core.errors import ServiceUnavailable
 from bot.core.identity import Identity
-from bot.core.access import visible_account_ids
+from chains.agent import CopilotAgent
 from retrieval import SearchHit
 
 
@@ -22,21 +25,23 @@ class ScriptedChatModel(BaseChatModel):
     """Replays scripted AI messages (tool calls, then an answer) and records what it saw."""
 
     script: list[AIMessage]
-    seen: list[list[BaseMessage]] = []
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
         return "scripted"
 
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:  # noqa: ANN401
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
         return self
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:  # noqa: ANN401
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         self.seen.append(list(messages))
         return ChatResult(generations=[ChatGeneration(message=self.script.pop(0))])
 
 
-def tool_call(name: str, **args: Any) -> AIMessage:  # noqa: ANN401
+def tool_call(name: str, **args: Any) -> AIMessage:
     return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": f"call-{name}"}])
 
 
@@ -85,15 +90,24 @@ class Doc:
 class FakeRetriever:
     """Keyword retrieval over a few documents; customer histories follow account visibility."""
 
-    def __init__(self, app: Any, docs: list[Doc]) -> None:  # noqa: ANN401
-        self.app = app
+    def __init__(self, sessions: SessionFactory, docs: list[Doc]) -> None:
+        self.sessions = sessions
         self.docs = docs
         self.queries: list[tuple[str, str, int | None]] = []
 
-    def search(self, identity: Identity, query: str, *, k: int | None = None, kinds: Any = None,  # noqa: ANN401
-               account_id: int | None = None, gap: str | None = None, mode: str = "hybrid") -> list[SearchHit]:
+    def search(
+        self,
+        identity: Identity,
+        query: str,
+        *,
+        k: int | None = None,
+        kinds: Any = None,
+        account_id: int | None = None,
+        gap: str | None = None,
+        mode: str = "hybrid",
+    ) -> list[SearchHit]:
         self.queries.append((identity.handle, query, account_id))
-        with self.app.db.session() as session:
+        with self.sessions() as session:
             visible = visible_account_ids(session, identity) if identity.role else set()
         hits = []
         lowered = query.lower()
@@ -105,8 +119,24 @@ class FakeRetriever:
             if account_id is None and not any(word in lowered for word in doc.words):
                 continue
             hits.append(
-                SearchHit(doc_id=doc.doc_id, chunk_id=f"{doc.doc_id}:0", title=doc.title, source=f"kb/{doc.doc_id}.md",
-                          kind="customer_history" if doc.account_id else "playbook", language="en",
-                          account_id=doc.account_id, text=doc.text, score=1.0)
+                SearchHit(
+                    doc_id=doc.doc_id,
+                    chunk_id=f"{doc.doc_id}:0",
+                    title=doc.title,
+                    source=f"kb/{doc.doc_id}.md",
+                    kind="customer_history" if doc.account_id else "playbook",
+                    language="en",
+                    account_id=doc.account_id,
+                    text=doc.text,
+                    score=1.0,
+                )
             )
         return hits[: k or 6]
+
+    def warm_up(self) -> None:
+        self.warmed = True
+
+
+def agent_over(app: Any, retriever: Any = None, **model: Any) -> CopilotAgent:
+    """The agent over an app's database and call service, with `retriever` (default: the app's)."""
+    return CopilotAgent(app.settings, app.db.session, retriever or app.retriever, app.calls, **model)

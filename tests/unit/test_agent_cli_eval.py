@@ -8,21 +8,34 @@ import pytest
 from typer.testing import CliRunner
 
 import bot.cli.common as cli_common
+from bot.app import App
 from bot.cli import app as cli
+from bot.core.ports import AnswerRequest
 from bot.core.settings import Settings
-from chains.agent import CopilotAgent, build_answerer
 from chains.evaluation import EvalCase, evaluate_tool_choice, load_cases
 from chains.tools import tool_catalogue
-from tests.unit.agent_fakes import Doc, FakeRetriever, ScriptedLocalLLM
+from tests.unit.agent_fakes import Doc, FakeRetriever, ScriptedLocalLLM, agent_over
 
 DOCS = [Doc(1, "Price Objection Talk Tracks", "Probe the real objection, then reframe on value.", words=("price",))]
 
 
 @pytest.fixture
-def cli_app(org_app, monkeypatch):  # noqa: ANN001, ANN201
-    org_app.__dict__["retriever"] = FakeRetriever(org_app, DOCS)
-    monkeypatch.setattr(cli_common, "_app", org_app)
-    return org_app
+def fake_retriever(org_app) -> FakeRetriever:
+    return FakeRetriever(org_app.db.session, DOCS)
+
+
+def _cli_root(org_app, monkeypatch, **services) -> App:
+    """The CLI's composition root over the demo org's data, with the given services in it."""
+    root = App(org_app.settings, **services)
+    monkeypatch.setattr(cli_common, "_app", root)
+    return root
+
+
+@pytest.fixture
+def cli_app(org_app, fake_retriever, monkeypatch):
+    root = _cli_root(org_app, monkeypatch, retriever=fake_retriever)
+    yield root
+    root.close()
 
 
 def test_the_labelled_set_is_bilingual_covers_every_tool_and_has_follow_ups() -> None:
@@ -49,20 +62,25 @@ def test_eval_scores_the_models_choices(org_app) -> None:
             {"tool": "forecast", "args": {"target": "华东"}},
         ]
     )
-    result = evaluate_tool_choice(org_app, CopilotAgent(org_app, local=llm), cases)
+    result = evaluate_tool_choice(agent_over(org_app, local=llm), cases)
     assert (result.model, result.n, result.tool_accuracy) == ("scripted-local", 4, 0.75)
     assert result.misses == [
-        {"text": "Coach me on my last call", "expected": ["call_coaching"], "chosen": "search_knowledge", "args": {"query": "call"}}
+        {
+            "text": "Coach me on my last call",
+            "expected": ["call_coaching"],
+            "chosen": "search_knowledge",
+            "args": {"query": "call"},
+        }
     ]
-    # Every tool of the catalogue was offered, installed or not.
+    # Every tool of the catalogue was offered.
     offered = {option["properties"]["tool"]["const"] for option in llm.schemas[0]["anyOf"]}
     assert offered == set(tool_catalogue())
 
 
-def test_eval_agent_command_prints_json(cli_app, monkeypatch) -> None:
+def test_eval_agent_command_prints_json(org_app, fake_retriever, monkeypatch) -> None:
     cases = load_cases()
     llm = ScriptedLocalLLM(choices=[{"tool": c.expected[0], "args": {}} for c in cases])
-    cli_app.__dict__["answerer"] = CopilotAgent(cli_app, local=llm)
+    _cli_root(org_app, monkeypatch, answerer=agent_over(org_app, fake_retriever, local=llm))
     result = CliRunner().invoke(cli, ["eval", "agent", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -87,18 +105,20 @@ def test_ask_as_an_unknown_user_is_a_clear_error(cli_app) -> None:
     assert result.exit_code == 1 and "Traceback" not in result.output
 
 
-def test_a_misconfigured_endpoint_still_answers_from_retrieval_and_says_why(org_app, identity_of) -> None:
-    from bot.core.ports import AnswerRequest
-
-    org_app.__dict__["retriever"] = FakeRetriever(org_app, DOCS)
-    org_app.settings = Settings(_env_file=None, data_dir=org_app.settings.data_dir, llm_provider="openai")
-    agent = build_answerer(org_app)
-    reply = agent.answer(AnswerRequest(identity_of("jason.reed"), "price objection", "en", []))
+def test_a_misconfigured_endpoint_still_answers_from_retrieval_and_says_why(
+    org_app, fake_retriever, identity_of
+) -> None:
+    settings = Settings(_env_file=None, data_dir=org_app.settings.data_dir, llm_provider="openai")
+    root = App(settings, retriever=fake_retriever)
+    try:
+        reply = root.answerer.answer(AnswerRequest(identity_of("jason.reed"), "price objection", "en", []))
+    finally:
+        root.close()
     assert reply.kind == "answer" and "COPILOT_LLM_MODEL" in reply.text and reply.citations
 
 
 def test_openai_compatible_settings_build_a_native_tool_calling_agent(org_app) -> None:
-    org_app.settings = Settings(
+    settings = Settings(
         _env_file=None,
         data_dir=org_app.settings.data_dir,
         llm_provider="openai",
@@ -106,7 +126,11 @@ def test_openai_compatible_settings_build_a_native_tool_calling_agent(org_app) -
         openai_api_key="sk-test",
         openai_base_url="http://127.0.0.1:9/v1",
     )
-    agent = build_answerer(org_app)
+    root = App(settings)
+    try:
+        agent = root.answerer
+    finally:
+        root.close()
     assert agent.chat_model is not None and agent.model_name == "deepseek-chat"
     assert str(agent.chat_model.openai_api_base).startswith("http://127.0.0.1:9")
 
@@ -114,7 +138,7 @@ def test_openai_compatible_settings_build_a_native_tool_calling_agent(org_app) -
 def test_chat_warm_up_prepares_the_router_without_answering(org_app) -> None:
     llm = ScriptedLocalLLM(choices=[{"tool": "search_knowledge", "args": {"query": "hello"}}])
     llm.model = object()  # the answer context "loads"
-    CopilotAgent(org_app, local=llm).warm_up()
+    agent_over(org_app, FakeRetriever(org_app.db.session, DOCS), local=llm).warm_up()
     assert len(llm.choice_prompts) == 1 and llm.answer_prompts == []
     assert llm.primed == ["answer-en", "answer-zh"]  # both answer languages' system prompts cached
 
@@ -129,5 +153,5 @@ def test_eval_with_a_native_tool_calling_model_reads_its_first_tool_call(org_app
         EvalCase("Hello there", "en", ("search_knowledge",)),
     ]
     model = ScriptedChatModel(script=[tool_call("my_pipeline"), AIMessage(content="Hi!")])
-    result = evaluate_tool_choice(org_app, CopilotAgent(org_app, chat_model=model), cases)
+    result = evaluate_tool_choice(agent_over(org_app, chat_model=model), cases)
     assert result.tool_accuracy == 0.5 and result.misses[0]["chosen"] == "none"
