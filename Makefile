@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEB_PACKAGES := fonts-wqy-microhei
 
-.PHONY: setup system-deps demo test test-unit bench doctor clean
+.PHONY: setup system-deps demo test test-unit check bench doctor clean
 
 setup: system-deps $(STAMP)
 
@@ -38,6 +38,13 @@ test: setup
 
 test-unit: setup
 	$(BIN)/python -m pytest -q tests/unit
+
+# Static checks: lint and format (ruff), types (mypy), and the layers contract (import-linter).
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 doctor: setup
 	$(BIN)/copilot doctor
