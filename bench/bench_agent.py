@@ -49,9 +49,8 @@ def main() -> None:
     started = time.perf_counter()
     ensure_demo(app, today=date(2026, 11, 23), with_calls=False)
     print(f"demo knowledge base ready in {time.perf_counter() - started:.1f} s")
-    started = time.perf_counter()
-    LocalLLM(settings).model  # noqa: B018 - load once (per process), outside the timings
-    print(f"model {args.model} loaded in {time.perf_counter() - started:.1f} s (n_threads={settings.cpu_threads})")
+    loaded = LocalLLM(settings).probe()  # load once (per process), outside the timings
+    print(f"model {args.model} loaded in {loaded:.1f} s (n_threads={settings.cpu_threads})")
     agent = app.answerer  # the agent the chat platforms use: local model, quick router
     assert isinstance(agent, CopilotAgent) and isinstance(agent.local, LocalLLM)
     local = agent.local

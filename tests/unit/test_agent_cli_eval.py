@@ -137,7 +137,6 @@ def test_openai_compatible_settings_build_a_native_tool_calling_agent(org_app) -
 
 def test_chat_warm_up_prepares_the_router_without_answering(org_app) -> None:
     llm = ScriptedLocalLLM(choices=[{"tool": "search_knowledge", "args": {"query": "hello"}}])
-    llm.model = object()  # the answer context "loads"
     agent_over(org_app, FakeRetriever(org_app.db.session, DOCS), local=llm).warm_up()
     assert len(llm.choice_prompts) == 1 and llm.answer_prompts == []
     assert llm.primed == ["answer-en", "answer-zh"]  # both answer languages' system prompts cached
