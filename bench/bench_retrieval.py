@@ -185,7 +185,8 @@ def main() -> None:
         with app.db.session() as session:
             trainer = Identity.from_user(resolve_user(session, "zhao.lin"))
             rep = Identity.from_user(resolve_user(session, "li.wei"))
-        app.retriever.embedder.embed_query("warm up")  # model load is not ingestion
+        app.retriever.embedder.embed_query("warm up")  # model load is not ingestion,
+        app.retriever.collection.count()  # nor is opening the vector store (chromadb loads on first use)
         docs_dir = Path(folder) / "docs"
         docs_dir.mkdir()
         files = []
