@@ -24,7 +24,7 @@ from insights.forecast import ForecastResult, OpportunityPick, forecast
 from insights.periods import Period, period_of
 from insights.resonance import scores_for_accounts
 from insights.risk import AlertView, evaluate, list_alerts
-from transcription.heatmap import GapHeatmap, gap_heatmap
+from transcription.heatmap import GapHeatmap, cjk_font, gap_heatmap
 
 __all__ = [
     "PeriodActual",
@@ -175,28 +175,6 @@ def _health(deals: list[Deal], period: Period, day: date, target: float | None, 
     )
 
 
-CJK_FONT_HINTS = ("WenQuanYi", "Noto Sans CJK", "Source Han", "Droid Sans Fallback")
-CJK_FONT_FILES = ("wqy", "notosanscjk", "sourcehan", "droidsansfallback")
-
-
-def _cjk_font() -> str | None:
-    """A font with Chinese glyphs (fonts-wqy-microhei from `make system-deps`), registering it
-    if matplotlib's font cache predates its installation."""
-    from matplotlib import font_manager
-
-    for entry in font_manager.fontManager.ttflist:
-        if any(hint in entry.name for hint in CJK_FONT_HINTS):
-            return str(entry.name)
-    for path in font_manager.findSystemFonts():
-        if any(key in path.lower() for key in CJK_FONT_FILES):
-            try:
-                font_manager.fontManager.addfont(path)
-                return str(font_manager.FontProperties(fname=path).get_name())
-            except (OSError, RuntimeError):
-                continue
-    return None
-
-
 def render_summary_chart(summary: TerritorySummary, path: Path) -> Path:
     """Draw the summary's chart to `path` (PNG): bookings per quarter with the forecast, its
     interval and the target, and the open pipeline by stage. No database needed: call it after
@@ -204,7 +182,7 @@ def render_summary_chart(summary: TerritorySummary, path: Path) -> Path:
     # A Figure of its own, not pyplot: no global state, so threads may draw side by side.
     from matplotlib.figure import Figure
 
-    cjk = _cjk_font()
+    cjk = cjk_font()
     title = summary.title
     if not cjk:
         # Without a CJK font Chinese glyphs would be boxes: keep the ASCII part of the title.

@@ -22,7 +22,7 @@ from bot.core.models import Call, CallStatus, GapFinding, Role, Territory, User
 from bot.core.text import gap_label
 from transcription.gaps import GAP_TYPES
 
-__all__ = ["HEATMAP_VIEWERS", "GapHeatmap", "gap_heatmap", "render_heatmap_png"]
+__all__ = ["HEATMAP_VIEWERS", "GapHeatmap", "cjk_font", "gap_heatmap", "render_heatmap_png"]
 
 HEATMAP_VIEWERS = frozenset({Role.MANAGER, Role.ADMIN, Role.REP})
 
@@ -125,15 +125,33 @@ def gap_heatmap(
     )
 
 
-def _cjk_font() -> str | None:
+CJK_FONT_HINTS = (
+    "WenQuanYi",
+    "Noto Sans CJK",
+    "Noto Sans SC",
+    "Source Han",
+    "Droid Sans Fallback",
+    "SimHei",
+    "Microsoft YaHei",
+)
+CJK_FONT_FILES = ("wqy", "notosanscjk", "sourcehan", "droidsansfallback")
+
+
+def cjk_font() -> str | None:
+    """A font with Chinese glyphs for charts (fonts-wqy-microhei from `make system-deps`),
+    registering it if matplotlib's font cache predates its installation; None without one."""
     from matplotlib import font_manager
 
-    for name in ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "SimHei", "Microsoft YaHei"):
-        try:
-            font_manager.findfont(name, fallback_to_default=False)
-            return name
-        except Exception:  # not installed: try the next one
-            continue
+    for entry in font_manager.fontManager.ttflist:
+        if any(hint in entry.name for hint in CJK_FONT_HINTS):
+            return str(entry.name)
+    for path in font_manager.findSystemFonts():
+        if any(key in path.lower() for key in CJK_FONT_FILES):
+            try:
+                font_manager.fontManager.addfont(path)
+                return str(font_manager.FontProperties(fname=path).get_name())
+            except (OSError, RuntimeError):
+                continue
     return None
 
 
@@ -144,7 +162,7 @@ def render_heatmap_png(heatmap: GapHeatmap, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    font = _cjk_font()
+    font = cjk_font()
     labels = [f"{g}\n{gap_label(g, 'zh')}" if font else g for g in heatmap.gap_types]
     rows = [f"{name} ({n})" for name, n in zip(heatmap.rep_names, heatmap.calls, strict=True)]
     path.parent.mkdir(parents=True, exist_ok=True)
