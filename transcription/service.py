@@ -229,10 +229,9 @@ class CallService:
         notify: dict[str, str] | None = None,
     ) -> tuple[int, int]:
         """Store the audio, create the call and its analysis job: (call id, job id)."""
-        if not access.can_upload_calls(identity):
-            if not identity.is_known:
-                raise PermissionDenied("Only registered users can upload call recordings. Ask an admin to add you.")
-            raise PermissionDenied("Only rep, manager, admin users can upload call recordings.")
+        if not identity.is_known:
+            raise PermissionDenied("Only registered users can upload call recordings. Ask an admin to add you.")
+        access.require_role(identity, *access.CALL_UPLOADERS, action="upload call recordings")
         path = Path(path)
         suffix = Path(filename).suffix.lower() or path.suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:

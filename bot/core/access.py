@@ -39,7 +39,6 @@ __all__ = [
     "calls",
     "can_add_knowledge",
     "can_change_document",
-    "can_upload_calls",
     "documents",
     "find_account",
     "find_territory",
@@ -127,18 +126,6 @@ class Rule:
         if self.everything:
             return True
         return any(all(_holds(record, field, values) for field, values in grant) for grant in self.grants)
-
-    def values_of(self, field: str) -> frozenset[Value] | None:
-        """The values a bound rule allows for `field` when every grant constrains it only
-        (e.g. the ids of visible accounts); None when the rule is not of that shape."""
-        if self.everything:
-            return None
-        found: set[Value] = set()
-        for grant in self.grants:
-            if len(grant) != 1 or grant[0][0] != field or isinstance(grant[0][1], Within):
-                return None
-            found |= grant[0][1]
-        return frozenset(found)
 
 
 def _condition(entity: type[Any], field: str, values: Values) -> ColumnElement[bool]:
@@ -264,8 +251,9 @@ def team(identity: Identity) -> Rule:
 
 # --- decisions ------------------------------------------------------------------------------
 
-KNOWLEDGE_EDITORS = frozenset({Role.TRAINER, Role.ADMIN})
-CALL_UPLOADERS = frozenset({Role.REP, Role.MANAGER, Role.ADMIN})
+# In the order `require_role` names them.
+KNOWLEDGE_EDITORS = (Role.TRAINER, Role.ADMIN)
+CALL_UPLOADERS = (Role.REP, Role.MANAGER, Role.ADMIN)
 
 
 def can_add_knowledge(identity: Identity) -> bool:
@@ -275,10 +263,6 @@ def can_add_knowledge(identity: Identity) -> bool:
 def can_change_document(session: Session, identity: Identity, document: KnowledgeDocument) -> bool:
     """Replace or remove a document: editors, for the documents they can see."""
     return can_add_knowledge(identity) and documents(identity).bound(session).allows(document)
-
-
-def can_upload_calls(identity: Identity) -> bool:
-    return identity.is_known and identity.role in CALL_UPLOADERS
 
 
 def require_role(identity: Identity, *roles: Role, action: str = "do that") -> None:
