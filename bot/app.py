@@ -140,6 +140,8 @@ class App:
         return copilot
 
     def _call_result(self, job: JobView, language: str) -> Reply:
+        # Looked up when a job finishes, not bound when the copilot is built: a call service
+        # given in (a test's, a custom one) need only do what the copilot core asks of it.
         return self.calls.result_reply(job, language)
 
     def _gap_judge(self) -> GapJudge | None:
