@@ -2,5 +2,15 @@
 
 from retrieval._embedders import Embedder, build_embedder
 from retrieval._search import ChunkRecord, Retriever, SearchHit, SearchMode, to_citations
+from retrieval._text import tokenize
 
-__all__ = ["ChunkRecord", "Embedder", "Retriever", "SearchHit", "SearchMode", "build_embedder", "to_citations"]
+__all__ = [
+    "ChunkRecord",
+    "Embedder",
+    "Retriever",
+    "SearchHit",
+    "SearchMode",
+    "build_embedder",
+    "to_citations",
+    "tokenize",
+]

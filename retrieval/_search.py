@@ -6,11 +6,18 @@ metadata the selective filters (kind, account, gap) need. A chunk is returned on
 document is one the caller may read and its version is that document's current one. That
 makes a document update atomic for readers (old chunks until the commit, new ones after)
 whatever Chroma holds.
+
+Ranking is question-aware: when a question names a company, a product or a period, the
+documents whose title, file name or first passage name them gain on their fused score (and, of
+those, documents of another period lose), and their best passages join the candidates even when
+the shared vocabulary of look-alike documents kept them out of the first lists (`_query`).
+Optionally, multilingual-e5 then reranks the best fused candidates.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
@@ -25,7 +32,8 @@ from bot.core.identity import Identity
 from bot.core.models import KnowledgeChunk, KnowledgeDocument
 from bot.core.settings import Settings
 from retrieval._embedders import Embedder, build_embedder
-from retrieval._fusion import reciprocal_rank_fusion
+from retrieval._fusion import add_document_prior, reciprocal_rank_fusion, rerank
+from retrieval._query import DocumentProfile, Question, analyse, document_prior
 from retrieval._text import tokenize
 
 if TYPE_CHECKING:
@@ -46,6 +54,9 @@ __all__ = ["ChunkRecord", "Retriever", "SearchHit", "SearchMode", "to_citations"
 SearchMode = Literal["dense", "bm25", "hybrid"]
 NO_ID = -1  # Chroma metadata cannot hold None
 DENSE_OVERFETCH = 2  # nearest rows fetched per wanted one before the Python filter
+# A question pointing at more documents than this is too broad to fetch their passages apart.
+MAX_POINTED_DOCUMENTS = 16
+RERANK_CACHE = 4096  # passages whose reranker vectors are kept (a chunk id's text never changes)
 
 ChunkMetadata: TypeAlias = dict[str, str | int]
 """What Chroma stores with each vector (see `ChunkRecord.metadata`)."""
@@ -221,15 +232,23 @@ class _Bm25Index:
         self.model: bm25s.BM25 | None = None
         if chunks:
             import bm25s  # a quarter of a second to import: only once there is something to index
+            import numpy as np
 
             self.model = bm25s.BM25()
             self.model.index([tokenize(text) or ["<empty>"] for text in texts], show_progress=False)
+            self.doc_ids = np.array([chunk.doc_id for chunk in chunks])
 
-    def rank(self, query: str, limit: int) -> list[tuple[_StoredChunk, float]]:
+    def rank(self, query: str, limit: int, within: Sequence[int] | None = None) -> list[tuple[_StoredChunk, float]]:
+        """The best `limit` chunks for `query`, of the documents `within` when given."""
         tokens = tokenize(query)
         if self.model is None or not tokens:
             return []
-        positions, scores = self.model.retrieve([tokens], k=min(limit, len(self.chunks)), show_progress=False)
+        import numpy as np
+
+        mask = None if within is None else np.isin(self.doc_ids, list(within)).astype(np.float32)
+        positions, scores = self.model.retrieve(
+            [tokens], k=min(limit, len(self.chunks)), show_progress=False, weight_mask=mask
+        )
         return [(self.chunks[int(p)], float(s)) for p, s in zip(positions[0], scores[0], strict=True) if s > 0]
 
 
@@ -246,6 +265,9 @@ class Retriever:
         self._embedder = embedder
         self._collection: Collection | None = None
         self._bm25: _Bm25Index | None = None
+        self._profiles: tuple[_Signature, dict[int, DocumentProfile]] | None = None
+        self._reranker: Embedder | None = None
+        self._rerank_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.RLock()
 
     # --- parts ---------------------------------------------------------------------------
@@ -255,6 +277,19 @@ class Retriever:
             if self._embedder is None:
                 self._embedder = build_embedder(self.settings)
             return self._embedder
+
+    @property
+    def reranker(self) -> Embedder:
+        """multilingual-e5, the second stage: the embedder itself when it is e5 already."""
+        with self._lock:
+            if self._reranker is None:
+                from retrieval._encoders import MultilingualE5
+
+                embedder = self.embedder
+                self._reranker = (
+                    embedder if embedder.name == MultilingualE5.name else MultilingualE5(self.settings.cpu_threads)
+                )
+            return self._reranker
 
     @property
     def collection(self) -> Collection:
@@ -291,13 +326,19 @@ class Retriever:
 
     # --- reading -----------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the embedder and the store and build the keyword index, so the first question
-        does not pay for them."""
+        """Load the embedder and the store and build the keyword index and the documents'
+        profiles, so the first question does not pay for them."""
         self.embedder.embed_query("warm up")
+        if self.settings.retrieval_rerank == "e5":
+            self.reranker.embed_query("warm up")
+        if self._question_aware:
+            analyse("预热")  # loads the Chinese part-of-speech tagger (~2 s)
         if self.collection.count():
             with self.sessions() as session:
                 signature = _signature(session)
             self._bm25_index(signature)
+            if self._question_aware:
+                self._document_profiles(signature)
 
     def search(
         self,
@@ -315,6 +356,7 @@ class Retriever:
         query = query.strip()
         if not query:
             return []
+        question = analyse(query) if self._question_aware else Question()
         rule = access.documents(identity)
         with self.sessions() as session:
             # The documents the caller may read, at their live versions: the one access decision.
@@ -325,29 +367,34 @@ class Retriever:
                 .tuples()
                 .all()
             )
-            signature = _signature(session) if mode != "dense" else None
+            indexed = mode != "dense" or not question.names_nothing
+            signature = _signature(session) if indexed else None
         if not live:
             return []
         wanted = _Wanted(live, rule.everything, frozenset(kinds) if kinds else None, account_id, gap)
+        prior = self._document_prior(question, signature, live) if signature is not None else {}
+        pointed = _pointed(prior, len(live))
 
         pool = max(k * 5, 30)
         found: dict[str, _StoredChunk] = {}
         dense_rank: list[str] = []
         best_similarity = best_bm25 = 0.0
         if mode in ("dense", "hybrid"):
-            for chunk, distance in self._dense(query, pool, wanted):
+            for chunk, distance in self._dense(query, pool, wanted, pointed):
                 found[chunk.chunk_id] = chunk
                 dense_rank.append(chunk.chunk_id)
                 best_similarity = max(best_similarity, 1.0 - distance)
         sparse_rank: list[str] = []
-        if signature is not None:
-            for chunk, score in self._bm25_index(signature).rank(query, pool * 4):
-                if wanted(chunk):
-                    found.setdefault(chunk.chunk_id, chunk)
-                    sparse_rank.append(chunk.chunk_id)
-                    best_bm25 = max(best_bm25, score)
-                    if len(sparse_rank) >= pool:
-                        break
+        if signature is not None and mode in ("bm25", "hybrid"):
+            index = self._bm25_index(signature)
+            sparse = _wanted_rows(index.rank(query, pool * 4), wanted, pool)
+            if pointed:
+                # The pointed documents' best passages by the same scores, wherever they rank.
+                sparse = _by_score(sparse + _wanted_rows(index.rank(query, pool, within=pointed), wanted, pool))
+            for chunk, score in sparse:
+                found.setdefault(chunk.chunk_id, chunk)
+                sparse_rank.append(chunk.chunk_id)
+                best_bm25 = max(best_bm25, score)
         off_topic = (
             best_similarity < self.settings.retrieval_min_similarity and best_bm25 < self.settings.retrieval_min_bm25
         )
@@ -360,10 +407,79 @@ class Retriever:
             k=self.settings.retrieval_rrf_k,
             weights=[1.0, self.settings.retrieval_bm25_weight],
         )
+        document_of = {chunk_id: chunk.doc_id for chunk_id, chunk in found.items()}
+        fused = add_document_prior(fused, document_of, prior)
+        top_n = self.settings.retrieval_rerank_top_n if self.settings.retrieval_rerank == "e5" else 0
         # A chunk replaced since it was ranked has no text any more: skip it.
-        texts = self._texts([chunk_id for chunk_id, _ in fused[: k * 2]])
-        best = [(chunk_id, score) for chunk_id, score in fused if chunk_id in texts][:k]
-        return [found[chunk_id].hit(texts[chunk_id], score) for chunk_id, score in best]
+        texts = self._texts([chunk_id for chunk_id, _ in fused[: max(k * 2, top_n)]])
+        fused = [(chunk_id, score) for chunk_id, score in fused if chunk_id in texts]
+        if top_n:
+            head = {chunk_id: texts[chunk_id] for chunk_id, _ in fused[:top_n]}
+            similarity = self._similarities(query, head)
+            fused = rerank(fused, similarity, k=self.settings.retrieval_rrf_k, document_of=document_of, prior=prior)
+        return [found[chunk_id].hit(texts[chunk_id], score) for chunk_id, score in fused[:k]]
+
+    def _similarities(self, query: str, texts: Mapping[str, str]) -> dict[str, float]:
+        """The reranker's cosine similarity of the query to each passage; passage vectors are
+        cached by chunk id, since embedding a passage costs e5 a third of a second on 2 cores."""
+        with self._lock:
+            vectors = {
+                chunk_id: self._rerank_vectors[chunk_id] for chunk_id in texts if chunk_id in self._rerank_vectors
+            }
+        missing = [chunk_id for chunk_id in texts if chunk_id not in vectors]
+        if missing:
+            embedded = self.reranker.embed_documents([texts[chunk_id] for chunk_id in missing])
+            vectors.update(zip(missing, embedded, strict=True))
+        with self._lock:
+            for chunk_id, vector in vectors.items():
+                self._rerank_vectors[chunk_id] = vector
+                self._rerank_vectors.move_to_end(chunk_id)
+            while len(self._rerank_vectors) > RERANK_CACHE:
+                self._rerank_vectors.popitem(last=False)
+        question = self.reranker.embed_query(query)
+        return {chunk_id: float(vector @ question) for chunk_id, vector in vectors.items()}
+
+    @property
+    def _question_aware(self) -> bool:
+        return self.settings.retrieval_name_weight > 0 or self.settings.retrieval_period_weight > 0
+
+    def _document_prior(self, question: Question, signature: _Signature, live: Mapping[int, int]) -> dict[int, float]:
+        """What the question's names and periods say of each document the caller may read."""
+        if question.names_nothing:
+            return {}
+        profiles = self._document_profiles(signature)
+        visible = {doc_id: profile for doc_id, profile in profiles.items() if doc_id in live}
+        return document_prior(
+            question,
+            visible,
+            name_weight=self.settings.retrieval_name_weight,
+            period_weight=self.settings.retrieval_period_weight,
+        )
+
+    def _document_profiles(self, signature: _Signature) -> dict[int, DocumentProfile]:
+        """Each live document's title, file name and first passage, read as periods and names;
+        rebuilt only when a document changes, so a question costs no scan of the texts."""
+        with self._lock:
+            if self._profiles is None or self._profiles[0] != signature:
+                opening = (
+                    (KnowledgeChunk.document_id == KnowledgeDocument.id)
+                    & (KnowledgeChunk.version == KnowledgeDocument.version)
+                    & (KnowledgeChunk.position == 0)
+                )
+                with self.sessions() as session:
+                    rows = session.execute(
+                        select(
+                            KnowledgeDocument.id,
+                            KnowledgeDocument.title,
+                            KnowledgeDocument.source_path,
+                            KnowledgeChunk.text,
+                        ).outerjoin(KnowledgeChunk, opening)
+                    ).tuples()
+                    profiles = {
+                        doc_id: DocumentProfile.of(title, source, text or "") for doc_id, title, source, text in rows
+                    }
+                self._profiles = (signature, profiles)
+            return self._profiles[1]
 
     def _texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         with self.sessions() as session:
@@ -386,8 +502,11 @@ class Retriever:
                 self._bm25 = _Bm25Index(signature, chunks, [texts[c.chunk_id] for c in chunks])
             return self._bm25
 
-    def _dense(self, query: str, limit: int, wanted: _Wanted) -> list[tuple[_StoredChunk, float]]:
-        """The `limit` nearest chunks the search wants, nearest first, with their distances.
+    def _dense(
+        self, query: str, limit: int, wanted: _Wanted, pointed: Sequence[int] = ()
+    ) -> list[tuple[_StoredChunk, float]]:
+        """The `limit` nearest chunks the search wants, nearest first, with their distances, and
+        the `limit` nearest of the `pointed` documents wherever they rank.
 
         A broad `where` (such as the dozens of documents a rep may read) makes Chroma scan its
         metadata for every query (~35 ms at 10k chunks), so the first query carries only the
@@ -400,9 +519,15 @@ class Retriever:
         fetch = limit * DENSE_OVERFETCH
         rows = self._nearest(vector, fetch, wanted.selective())
         allowed = [row for row in rows if wanted(row[0])]
-        if len(allowed) >= limit or len(rows) < fetch:
-            return allowed[:limit]
-        return [row for row in self._nearest(vector, limit, wanted.pushed_down()) if wanted(row[0])]
+        if len(allowed) < limit and len(rows) >= fetch:
+            allowed = [row for row in self._nearest(vector, limit, wanted.pushed_down()) if wanted(row[0])]
+        allowed = allowed[:limit]
+        if pointed:
+            # Same query vector, so the distances compare: merged, the order is the true one.
+            narrowed = [_one_of("doc_id", list(pointed)), *wanted.selective()]
+            extra = [row for row in self._nearest(vector, limit, narrowed) if wanted(row[0])]
+            allowed = sorted({row[0].chunk_id: row for row in allowed + extra}.values(), key=lambda row: row[1])
+        return allowed
 
     def _nearest(self, vector: np.ndarray, n: int, clauses: Sequence[Where]) -> list[tuple[_StoredChunk, float]]:
         result = self.collection.query(
@@ -414,6 +539,26 @@ class Retriever:
             (_StoredChunk.of(chunk_id, meta), distance)
             for chunk_id, meta, distance in zip(result["ids"][0], metadatas, distances, strict=True)
         ]
+
+
+def _pointed(prior: Mapping[int, float], visible: int) -> list[int]:
+    """The documents a question points at (those with the best prior), when it singles out a few."""
+    best = max(prior.values(), default=0.0)
+    if best <= 0:
+        return []
+    pointed = sorted(doc_id for doc_id, score in prior.items() if score >= best - 1e-9)
+    return pointed if len(pointed) < visible and len(pointed) <= MAX_POINTED_DOCUMENTS else []
+
+
+def _wanted_rows(
+    rows: Sequence[tuple[_StoredChunk, float]], wanted: _Wanted, limit: int
+) -> list[tuple[_StoredChunk, float]]:
+    return [row for row in rows if wanted(row[0])][:limit]
+
+
+def _by_score(rows: Sequence[tuple[_StoredChunk, float]]) -> list[tuple[_StoredChunk, float]]:
+    """Rows of one BM25 query merged (its scores compare): best first, each chunk once."""
+    return sorted({row[0].chunk_id: row for row in rows}.values(), key=lambda row: -row[1])
 
 
 def to_citations(hits: Sequence[SearchHit]) -> list[Citation]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -99,13 +101,33 @@ def remove(
 @eval_app.command("retrieval")
 @cli_errors
 def eval_retrieval(
+    docs: Annotated[
+        Path | None,
+        typer.Option("--docs", help="Score a folder of your documents instead of the demo KB (with --questions)."),
+    ] = None,
+    questions_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--questions",
+            help="CSV (Question, Source Docs, Question Type) or YAML of questions naming their source "
+            "documents by file-name pattern, such as *2023 Q3 AAPL*.",
+        ),
+    ] = None,
     show_misses: Annotated[bool, typer.Option("--misses", help="List the questions each mode missed.")] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """hit@1, hit@5 and MRR of dense, BM25 and hybrid search over the demo knowledge base.
 
-    The demo KB is built once in <data_dir>/eval-retrieval and reused afterwards.
+    The demo KB is built once in <data_dir>/eval-retrieval and reused afterwards. With --docs and
+    --questions: the search as configured over those documents, ingested into a throwaway data
+    folder, per split (dev: questions whose SHA-1 starts with an even hex digit; test: odd), per
+    question type, with its latency.
     """
+    if docs is not None or questions_file is not None:
+        if docs is None or questions_file is None:
+            raise typer.BadParameter("--docs and --questions go together.")
+        _eval_retrieval_over(docs, questions_file, show_misses, json_output)
+        return
     from bot.demo.build import ensure_demo
     from retrieval.evaluation import EVAL_IDENTITY, evaluate, load_questions
 
@@ -139,3 +161,59 @@ def eval_retrieval(
         for mode, result in scores.items():
             for question in result.misses:
                 console.print(f"[dim]{mode} missed:[/dim] {question}")
+
+
+def _eval_retrieval_over(docs: Path, questions_file: Path, show_misses: bool, json_output: bool) -> None:
+    """`copilot eval retrieval --docs --questions`: ingest into a throwaway folder, then score."""
+    from bot.demo.org import build_org
+    from retrieval.evaluation import EVAL_IDENTITY, evaluate_sources, load_sourced_questions
+
+    settings = get_app().settings
+    questions = load_sourced_questions(questions_file)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(
+        prefix="eval-retrieval-", dir=settings.data_dir, ignore_cleanup_errors=True
+    ) as tmp:
+        # Its own database and vector store, deleted afterwards; the demo org gives it an admin
+        # who may add the documents and read them all.
+        evaluation = App(settings.model_copy(update={"data_dir": Path(tmp), "database_url": None, "chroma_host": None}))
+        try:
+            with evaluation.db.session() as session:
+                build_org(session, settings.demo_seed, date.today())
+            identity = identity_for(evaluation, EVAL_IDENTITY)
+            with progress_bar() as bar:
+                task = bar.add_task("Adding the documents", total=None)
+
+                def progress(step: str, done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total, description=step)
+
+                ingested = evaluation.knowledge.add_paths(identity, [docs], progress=progress)
+                report = evaluate_sources(evaluation.retriever, identity, questions, progress)
+        finally:
+            evaluation.close()
+    ranking = {
+        "name_weight": settings.retrieval_name_weight,
+        "period_weight": settings.retrieval_period_weight,
+        "rerank": settings.retrieval_rerank,
+    }
+    if json_output:
+        emit_json({**report.as_dict(), "documents": len(ingested.added), "failed": ingested.failed, "ranking": ranking})
+        return
+    for name, reason in ingested.failed:
+        err_console.print(f"[yellow]not added[/yellow] {name}: {reason}")
+    title = (
+        f"Source documents found over {docs.name} ({len(ingested.added)} documents, {len(questions)} questions; "
+        + ", ".join(f"{key} {value}" for key, value in ranking.items())
+        + ")"
+    )
+    table = Table("questions", "n", "hit@1", "hit@5", "MRR", title=title)
+    rows = [("all", report.overall), *report.by_split.items(), *report.by_kind.items()]
+    for label, scores in rows:
+        table.add_row(
+            label, str(scores.questions), f"{scores.hit_at_1:.3f}", f"{scores.hit_at_5:.3f}", f"{scores.mrr:.3f}"
+        )
+    console.print(table)
+    console.print(f"search latency: p50 {report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms")
+    if show_misses:
+        for question in report.misses:
+            console.print(f"[dim]missed:[/dim] {question}")

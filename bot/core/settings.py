@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     # top; BM25 weighs less than dense because it cannot match across languages.
     retrieval_rrf_k: int = 10
     retrieval_bm25_weight: float = 0.7
+    # Question-aware ranking, in the same units as a fused score (a first place is 1/(rrf_k+1)):
+    # a document whose title, file name or first passage names what the question names (a
+    # company, a product, a ticker) gains up to `name_weight`; of those, one of the period the
+    # question asks for ("Q2 2023", "the latest quarter") gains `period_weight` and one of another
+    # period loses it. 0 and 0 rank as plain hybrid search.
+    retrieval_name_weight: float = Field(default=0.06, ge=0)
+    retrieval_period_weight: float = Field(default=0.1, ge=0)
+    # A second stage: multilingual-e5 rescores the best `rerank_top_n` fused passages. Off by
+    # default: e5 embeds a passage in ~0.35 s on 2 cores, so a cold top 20 costs seconds.
+    retrieval_rerank: Literal["none", "e5"] = "none"
+    retrieval_rerank_top_n: int = Field(default=20, ge=1)
+
+    # --- answers from the knowledge base ---------------------------------------------------
+    answer_passages: int = 6  # passages searched per question; their best sentences are the evidence
+    answer_evidence_units: int = 4  # sentences or table rows the answer is written from
+    # Below this evidence score (0..1: the best sentence's share of the question's key terms,
+    # blended with its similarity) the knowledge base does not hold the answer: say so.
+    answer_min_evidence: float = 0.3
 
     # --- transcription and call analysis -------------------------------------------------
     whisper_model: str = "base"  # "base" = the packaged model; or any faster-whisper size/path
