@@ -2,12 +2,16 @@
 
 - Capable chat models (any OpenAI-compatible endpoint, or a test's scripted model) use
   native tool calling through langchain's `create_agent`.
-- The small packaged local model picks a tool with JSON-schema-constrained decoding, then
-  writes a grounded answer from that tool's output, streamed.
-- With no model (or when the model fails), the answer is the best passages, cited.
+- The small packaged local model picks a tool with JSON-schema-constrained decoding. A data
+  tool's facts (pipeline, forecast, resonance...) are rendered by code and shown as they are;
+  for knowledge and customer history the model writes a short answer from the best sentences.
+- With no model (or when the model fails), the answer quotes the best sentences, cited.
 
-Answers are in the asker's language, cite sources as [n], and say plainly when the
-knowledge base has nothing instead of inventing.
+Whatever writes it, a drafted answer passes the grounding check (`chains.grounding`) before
+it is shown: a figure, date or name that its cited passages (or the tool's facts) do not hold
+means the draft is dropped for a quote of the evidence. When no sentence of the knowledge base
+holds what was asked, the answer says so instead of inventing. Answers are in the asker's
+language and cite sources as [n].
 """
 
 from __future__ import annotations
@@ -22,17 +26,18 @@ from langchain_core.tools import BaseTool
 from sqlalchemy import select
 
 from bot.core import access
-from bot.core.channel import Reply, ReplyKind
+from bot.core.channel import Citation, Reply, ReplyKind
 from bot.core.db import SessionFactory
-from bot.core.errors import CopilotError
+from bot.core.errors import CopilotError, PermissionDenied
 from bot.core.identity import Identity
 from bot.core.models import Account
 from bot.core.ports import AnswerRequest, TokenCallback
 from bot.core.settings import Settings
 from bot.core.text import prompt, shared_prompt
 from chains._quick_router import KNOWLEDGE_TOOL, QuickRouter
+from chains.evidence import gather_evidence
+from chains.grounding import check_grounding, cited_numbers
 from chains.tools import NO_RESULTS, REFUSED, CallReader, KnowledgeSearch, TurnContext, build_tools
-from retrieval import to_citations
 
 __all__ = ["COMMAND_TOOLS", "CopilotAgent", "LocalModel"]
 
@@ -43,6 +48,11 @@ HISTORY_FOR_ANSWER = 2  # ... and the answer step (prompt tokens cost ~16 ms eac
 FILLED_BY_THE_AGENT = {"search_knowledge": ("query",)}
 # Each answer language has its own llama.cpp context, so its system prompt stays cached.
 ANSWER_LANGUAGES = ("en", "zh")
+# What the answer prompt asks the model to write when the evidence does not answer.
+NOT_FOUND = "NOT FOUND"
+# Tools whose facts the model writes an answer from; every other tool's facts are the answer.
+WRITTEN_FROM_EVIDENCE = frozenset({KNOWLEDGE_TOOL, "account_overview"})
+SNIPPET_CHARS = 600
 
 # Slash-command verbs that name their tool outright: no model call needed to choose.
 COMMAND_TOOLS = {
@@ -129,20 +139,22 @@ class CopilotAgent:
         self.quick_router()
         self.retriever.warm_up()
 
-    def turn_tools(self, identity: Identity, language: str) -> tuple[TurnContext, dict[str, BaseTool]]:
+    def turn_tools(
+        self, identity: Identity, language: str, question: str = ""
+    ) -> tuple[TurnContext, dict[str, BaseTool]]:
         """The tools of one turn, bound to the caller, and the context they record into."""
-        ctx = TurnContext(self.settings, self.sessions, self.retriever, self.calls, identity, language)
+        ctx = TurnContext(self.settings, self.sessions, self.retriever, self.calls, identity, language, question)
         return ctx, {tool.name: tool for tool in build_tools(ctx)}
 
     # --- one turn ------------------------------------------------------------------------------
     def answer(self, request: AnswerRequest, on_token: TokenCallback | None = None) -> Reply:
-        ctx, tools = self.turn_tools(request.identity, request.language)
+        ctx, tools = self.turn_tools(request.identity, request.language, request.text)
         note = ""
         try:
             if self.chat_model is not None:
                 text = self._native(ctx, tools, request)
             elif self.local is not None:
-                text = self._local(ctx, tools, request, on_token)
+                text = self._local(ctx, tools, request)
             else:
                 text = self._retrieval_only(ctx, request)
         except Exception as exc:
@@ -151,7 +163,7 @@ class CopilotAgent:
             else:
                 logger.exception("LLM failed; answering from retrieval")
             note = prompt("llm_unavailable", request.language)
-            ctx.hits.clear()  # number only the passages this answer shows
+            ctx, _tools = self.turn_tools(request.identity, request.language, request.text)  # a clean slate
             text = self._retrieval_only(ctx, request)
         kind: ReplyKind = "answer"
         if text.startswith(REFUSED):
@@ -161,24 +173,78 @@ class CopilotAgent:
             note = f"({self.unavailable})"
         if note:
             text = f"{note}\n\n{text}"
+        if on_token:
+            # Only a checked answer is shown, so it arrives whole rather than token by token.
+            on_token(text)
         return Reply(
             text=text,
             kind=kind,
-            citations=to_citations(ctx.hits),
+            citations=_citations(ctx, text),
+            tables=[table for facts in ctx.facts for table in facts.tables],
             images=ctx.images,
             tool_calls=ctx.tool_calls,
             records=list(dict.fromkeys(ctx.records)),
             language=request.language,
+            abstained=ctx.abstained,
         )
 
-    # --- no model: the best passages, cited --------------------------------------------------------
+    # --- no model: the best sentences, quoted -------------------------------------------------------
     def _retrieval_only(self, ctx: TurnContext, request: AnswerRequest) -> str:
         query = _with_account(request.text, self.conversation_account(request))
         ctx.tool_calls.append({"name": "search_knowledge", "args": {"query": query}})
-        hits = self.retriever.search(request.identity, query, k=3)
-        if not hits:
-            return prompt("no_answer", request.language)
-        return prompt("retrieval_only", request.language) + "\n" + ctx.cite(hits)
+        hits = self.retriever.search(request.identity, query, k=self.settings.answer_passages)
+        units = gather_evidence(query, hits, self.retriever.embedder, limit=self.settings.answer_evidence_units)
+        if not units or units[0].score < self.settings.answer_min_evidence:
+            return self._abstain(ctx, request)
+        ctx.evidence.extend(units)
+        return self._quote(ctx, request)
+
+    # --- what a reader sees: a checked draft, a quote of the evidence, or "not in the documents" ---
+    def _abstain(self, ctx: TurnContext, request: AnswerRequest) -> str:
+        ctx.abstained = True
+        return prompt("no_answer", request.language)
+
+    def _quote(self, ctx: TurnContext, request: AnswerRequest, lead: str | None = None) -> str:
+        """The sentences that hold the answer, each with its citation: what the documents say,
+        word for word. Under a checked answer they show where it comes from; alone, they are
+        the answer when a written one could not be trusted."""
+        cited = set(cited_numbers(lead or ""))
+        # The evidence the answer cites first: the quote shows what its figures stand on.
+        ranked = sorted(ctx.evidence, key=lambda unit: ctx.number_of(unit.hit) not in cited)
+        best = ranked[0]
+        quoted = [best]
+        # A second sentence from another passage when it is nearly as good (a figure and its
+        # period are often split across a table row and its caption).
+        for unit in ranked[1:]:
+            if unit.hit.doc_id != best.hit.doc_id and unit.score >= best.score * 0.9:
+                quoted.append(unit)
+                break
+        lines = [lead or prompt("quoted", request.language)]
+        lines += [f"> {' '.join(unit.text.split())} [{ctx.number_of(unit.hit)}]" for unit in quoted]
+        return "\n".join(lines)
+
+    def _checked(self, ctx: TurnContext, request: AnswerRequest, draft: str) -> str:
+        """`draft`, re-cited, if every figure, date and name in it is held by what it was shown
+        (passages or the tool's facts), followed by the evidence it stands on; otherwise the
+        evidence, quoted; or the facts themselves."""
+        draft = draft.strip()
+        facts = "\n".join(f.text for f in ctx.facts)
+        if NOT_FOUND in draft.upper() or not draft:
+            # The evidence step already judged that a sentence answers: the small model's
+            # "not found" is less reliable than that, so the sentence is quoted.
+            if ctx.evidence:
+                return self._quote(ctx, request)
+            return facts or self._abstain(ctx, request)
+        grounding = check_grounding(draft, ctx.sources(), facts=facts, question=request.text)
+        if not grounding.ok:
+            logger.info("draft dropped, not held by its sources: %s", ", ".join(grounding.unsupported))
+            if ctx.evidence:
+                return self._quote(ctx, request)
+            return facts or self._abstain(ctx, request)
+        if not ctx.evidence:
+            return grounding.text
+        # The answer, then the sentence it stands on, so the rep can see and repeat the source.
+        return self._quote(ctx, request, lead=grounding.text)
 
     # --- the local model: schema-constrained tool choice, then a grounded answer ------------------------
     def choose(self, request: AnswerRequest, tools: dict[str, BaseTool]) -> tuple[str, dict[str, Any]]:
@@ -199,9 +265,7 @@ class CopilotAgent:
         args = {k: v for k, v in (choice.get("args") or {}).items() if k in tools[name].args}
         return name, args
 
-    def _local(
-        self, ctx: TurnContext, tools: dict[str, BaseTool], request: AnswerRequest, on_token: TokenCallback | None
-    ) -> str:
+    def _local(self, ctx: TurnContext, tools: dict[str, BaseTool], request: AnswerRequest) -> str:
         assert self.local is not None
         name, args = self.choose(request, tools)
         carried = self.conversation_account(request)
@@ -216,18 +280,34 @@ class CopilotAgent:
         if name == "search_knowledge" and not str(args.get("query", "")).strip():
             args["query"] = request.text
         result = tools[name].invoke(args)
+        if result.startswith(REFUSED) and self._was_for_the_knowledge_base(ctx, tools, request, name):
+            # A name that is no account the caller can see, a period no forecast reads: the
+            # question was about the documents (a company in a filing, a fiscal year in a report).
+            knowledge = tools[KNOWLEDGE_TOOL].invoke({"query": request.text})
+            if knowledge != NO_RESULTS:
+                name, result = KNOWLEDGE_TOOL, knowledge
         if result.startswith(REFUSED):
             return result
         if result == NO_RESULTS:
-            return prompt("no_answer", request.language)
+            return self._abstain(ctx, request)
+        if name not in WRITTEN_FROM_EVIDENCE:
+            return result  # the tool's facts, rendered by code: nothing for a model to garble
         context = self.local.truncate(result, self.settings.llm_local_answer_context_tokens)
         messages = self._answer_messages(request.language, request.history, context, request.text)
-        tokens: list[str] = []
-        for token in self.local.stream(messages, slot=_answer_slot(request.language)):
-            tokens.append(token)
-            if on_token:
-                on_token(token)
-        return "".join(tokens).strip()
+        draft = "".join(self.local.stream(messages, slot=_answer_slot(request.language)))
+        return self._checked(ctx, request, draft)
+
+    def _was_for_the_knowledge_base(
+        self, ctx: TurnContext, tools: dict[str, BaseTool], request: AnswerRequest, chosen: str
+    ) -> bool:
+        """A data tool the router picked failed on a lookup, not on a permission."""
+        return (
+            chosen != KNOWLEDGE_TOOL
+            and KNOWLEDGE_TOOL in tools
+            and COMMAND_TOOLS.get((request.command or "").lower()) is None
+            and bool(ctx.failures)
+            and not isinstance(ctx.failures[-1], PermissionDenied)
+        )
 
     def _answer_messages(
         self, language: str, history: list[tuple[str, str]], context: str, question: str = ""
@@ -337,7 +417,8 @@ class CopilotAgent:
         text = final.content if isinstance(final.content, str) else str(final.content)
         if ctx.refusals and not ctx.hits and len(ctx.refusals) == len(ctx.tool_calls):
             return f"{REFUSED} {ctx.refusals[-1]}"
-        return text.strip()
+        # A capable model is checked like the local one: its figures must be in what it cited.
+        return self._checked(ctx, request, text)
 
     def _native_choice(
         self, tools: dict[str, BaseTool], request: AnswerRequest, forced: str | None
@@ -355,6 +436,21 @@ class CopilotAgent:
         if not calls:
             return "none", {}
         return calls[0]["name"], dict(calls[0]["args"])
+
+
+def _citations(ctx: TurnContext, text: str) -> list[Citation]:
+    """One citation per document the answer cites (every one shown, when it cites none), its
+    snippet the sentences the answer was written from, so a reader sees what holds the figure."""
+    used = set(cited_numbers(text))
+    citations: list[Citation] = []
+    for hit in ctx.hits:
+        number = ctx.number_of(hit)
+        if (used and number not in used) or any(c.index == number for c in citations):
+            continue
+        units = [" ".join(u.text.split()) for u in ctx.evidence if u.hit.doc_id == hit.doc_id]
+        snippet = " … ".join(dict.fromkeys(units)) if units else hit.text[:200]
+        citations.append(Citation(number, hit.doc_id, hit.title, hit.source, snippet[:SNIPPET_CHARS]))
+    return citations
 
 
 def _answer_slot(language: str) -> str:

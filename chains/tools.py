@@ -9,7 +9,6 @@ a short refusal.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from bot.core.errors import CopilotError, NotFound
 from bot.core.identity import Identity
 from bot.core.models import Role, Territory, User
 from bot.core.settings import Settings
+from chains.evidence import EvidenceUnit, gather_evidence
+from chains.facts import CallCoaching, Facts, WhatIfComparison, render_facts
 from insights.accounts import account_overview, my_pipeline
 from insights.forecast import WHAT_IF_PARAMETERS, forecast
 from insights.resonance import resonance
@@ -43,7 +44,6 @@ __all__ = [
     "NO_RESULTS",
     "PASSAGE_CHARS",
     "REFUSED",
-    "RESULT_CHARS",
     "CallReader",
     "KnowledgeSearch",
     "TurnContext",
@@ -52,7 +52,6 @@ __all__ = [
 ]
 
 PASSAGE_CHARS = 360  # per passage in the model's context: small prompts keep the local model fast
-RESULT_CHARS = 1400  # a structured tool result (forecast, alerts...) shown to the model
 REFUSED = "REFUSED:"
 NO_RESULTS = "NO RESULTS"
 
@@ -98,22 +97,53 @@ class TurnContext:
     calls: CallReader
     identity: Identity
     language: str
+    question: str = ""  # the request this turn answers: evidence is chosen for it
     hits: list[SearchHit] = field(default_factory=list)
+    evidence: list[EvidenceUnit] = field(default_factory=list)  # units shown, citable by number
+    facts: list[Facts] = field(default_factory=list)  # tool results rendered by code
     records: list[str] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    failures: list[CopilotError] = field(default_factory=list)
     images: list[ReplyImage] = field(default_factory=list)
+    abstained: bool = False  # the knowledge base does not hold the answer, and the reply says so
+
+    def number_of(self, hit: SearchHit) -> int:
+        """The citation number of `hit`'s document in this turn (one number per document)."""
+        doc_ids = [h.doc_id for h in self.hits]
+        if hit.doc_id not in doc_ids:
+            self.hits.append(hit)
+            doc_ids.append(hit.doc_id)
+            self.records.append(f"doc:{hit.doc_id}")
+        return doc_ids.index(hit.doc_id) + 1
+
+    def sources(self) -> dict[int, str]:
+        """Citation number -> every text shown under it this turn (passages and units)."""
+        shown: dict[int, list[str]] = {}
+        for hit in self.hits:
+            shown.setdefault(self.number_of(hit), []).append(hit.text)
+        for unit in self.evidence:
+            shown.setdefault(self.number_of(unit.hit), []).append(unit.text)
+        return {number: "\n".join(texts) for number, texts in shown.items()}
+
+    def cite_evidence(self, units: list[EvidenceUnit]) -> str:
+        """The units as numbered lines for the model, remembered for grounding and citations."""
+        lines = []
+        for unit in units:
+            self.evidence.append(unit)
+            text = " ".join(unit.shown.split())
+            lines.append(f"[{self.number_of(unit.hit)}] {unit.hit.title}: {text}")
+        return "\n".join(lines)
+
+    def show_facts(self, facts: Facts) -> str:
+        self.facts.append(facts)
+        return facts.text
 
     def cite(self, hits: list[SearchHit]) -> str:
         """Number passages across the whole turn, one number per document."""
         lines = []
         for hit in hits:
-            doc_ids = [h.doc_id for h in self.hits]
-            if hit.doc_id not in doc_ids:
-                self.hits.append(hit)
-                doc_ids.append(hit.doc_id)
-            number = doc_ids.index(hit.doc_id) + 1
-            self.records.append(f"doc:{hit.doc_id}")
+            number = self.number_of(hit)
             # Chunks repeat their document's title; the citation line already shows it.
             text = " ".join(hit.text.split()).removeprefix(hit.title).strip()[:PASSAGE_CHARS]
             lines.append(f"[{number}] {hit.title}: {text}")
@@ -129,27 +159,10 @@ def _guarded(ctx: TurnContext, name: str, func: Callable[..., str]) -> Callable[
             # Permission and lookup errors are answers for the user, not crashes; their
             # messages are user-safe by contract and reveal nothing the caller may not see.
             ctx.refusals.append(exc.user_message)
+            ctx.failures.append(exc)
             return f"{REFUSED} {exc.user_message}"
 
     return run
-
-
-def _render(result: Any, limit: int = RESULT_CHARS) -> str:
-    """A structured result as compact text for the model: its to_dict() without empty fields,
-    trimmed (every prompt token costs the local model ~16 ms)."""
-    return json.dumps(_compact(result), ensure_ascii=False, default=str, separators=(",", ":"))[:limit]
-
-
-def _compact(value: Any) -> Any:
-    if hasattr(value, "to_dict"):
-        value = value.to_dict()
-    if isinstance(value, dict):
-        return {k: _compact(v) for k, v in value.items() if v not in (None, "", [], {})}
-    if isinstance(value, (list, tuple)):
-        return [_compact(v) for v in value]
-    if isinstance(value, float):
-        return round(value, 3)
-    return value
 
 
 # --- the tools -----------------------------------------------------------------------------------
@@ -163,9 +176,13 @@ def _search_knowledge(ctx: TurnContext) -> Callable[..., str]:
         and security FAQs, partner programme, coaching micro-lessons. Use it for any question
         about how to sell, products, competitors, objections, pricing or compliance.
         `query`: the question in the user's own words."""
-        # The retriever returns nothing when no passage is about the query.
-        hits = ctx.retriever.search(ctx.identity, query, k=4)
-        return ctx.cite(hits) if hits else NO_RESULTS
+        # The retriever returns nothing when no passage is about the query; the evidence step
+        # nothing when no sentence of those passages holds what was asked.
+        hits = ctx.retriever.search(ctx.identity, query, k=ctx.settings.answer_passages)
+        units = gather_evidence(query, hits, ctx.retriever.embedder, limit=ctx.settings.answer_evidence_units)
+        if not units or units[0].score < ctx.settings.answer_min_evidence:
+            return NO_RESULTS
+        return ctx.cite_evidence(units)
 
     return search_knowledge
 
@@ -181,13 +198,13 @@ def _account_overview(ctx: TurnContext) -> Callable[..., str]:
             overview = account_overview(session, ctx.identity, account)
         ctx.records.append(f"account:{overview.id}")
         ctx.records.extend(f"opportunity:{line.id}" for line in overview.open_opportunities)
-        facts = _render(overview, limit=RESULT_CHARS // 2)
-        history = ctx.retriever.search(
-            ctx.identity, f"{overview.name} budget decision competitor concern next step", k=3, account_id=overview.id
-        )
-        if not history:
+        facts = ctx.show_facts(render_facts("account_overview", overview, ctx.language))
+        query = ctx.question or f"{overview.name} budget decision competitor concern next step"
+        history = ctx.retriever.search(ctx.identity, query, k=3, account_id=overview.id)
+        units = gather_evidence(query, history, ctx.retriever.embedder, limit=3)
+        if not units:
             return facts
-        return f"{facts}\nCustomer history:\n{ctx.cite(history)}"
+        return f"{facts}\nCustomer history:\n{ctx.cite_evidence(units)}"
 
     return overview
 
@@ -200,9 +217,7 @@ def _my_pipeline(ctx: TurnContext) -> Callable[..., str]:
         with ctx.sessions() as session:
             pipeline = my_pipeline(session, ctx.identity)
         ctx.records.extend(f"opportunity:{line.id}" for line in pipeline.opportunities)
-        if not pipeline.opportunities:
-            return "No open opportunities are visible to this user. " + _render(pipeline, limit=400)
-        return _render(pipeline)
+        return ctx.show_facts(render_facts("my_pipeline", pipeline, ctx.language))
 
     return pipeline
 
@@ -252,7 +267,7 @@ def _forecast(ctx: TurnContext) -> Callable[..., str]:
         ctx.records.append(f"forecast:{scope}")
         with ctx.sessions() as session:
             result = forecast(session, ctx.identity, scope, period=period or None)
-        return _render(result)
+        return ctx.show_facts(render_facts("forecast", result, ctx.language))
 
     return forecast_of
 
@@ -292,7 +307,10 @@ def _what_if_forecast(ctx: TurnContext) -> Callable[..., str]:
         scenario: dict[str, float] = {parameter: _what_if_change(parameter, change)}
         with ctx.sessions() as session:
             result = forecast(session, ctx.identity, scope, period=period or None, what_if=scenario)
-        return _render(result)
+            # The baseline is not the tracked snapshot of the period: that is the plain forecast's.
+            baseline = forecast(session, ctx.identity, scope, period=period or None, snapshot=False)
+        comparison = WhatIfComparison(baseline=baseline, scenario=result)
+        return ctx.show_facts(render_facts("what_if_forecast", comparison, ctx.language))
 
     return what_if_forecast
 
@@ -305,7 +323,7 @@ def _resonance_score(ctx: TurnContext) -> Callable[..., str]:
         with ctx.sessions() as session:
             result = resonance(session, ctx.identity, account)
         ctx.records.append(f"resonance:{result.account}")
-        return _render(result)
+        return ctx.show_facts(render_facts("resonance_score", result, ctx.language))
 
     return resonance_score
 
@@ -318,9 +336,7 @@ def _risk_alerts(ctx: TurnContext) -> Callable[..., str]:
         scope = _scope(ctx, target) if target.strip() else None
         with ctx.sessions() as session:
             alerts = list_alerts(session, ctx.identity, scope=scope)
-        if not alerts:
-            return "No open risk alerts."
-        return _render(alerts)
+        return ctx.show_facts(render_facts("risk_alerts", alerts, ctx.language))
 
     return risk_alerts
 
@@ -336,8 +352,7 @@ def _territory_summary(ctx: TurnContext) -> Callable[..., str]:
         # Drawn after the session closed: a chart takes about a second of CPU.
         chart = render_summary_chart(summary, ctx.settings.charts_dir / f"summary-{uuid.uuid4().hex[:12]}.png")
         ctx.images.append(ReplyImage(path=Path(chart), title=summary.title))
-        shown = {k: v for k, v in summary.to_dict().items() if k not in ("history", "gap_heatmap", "chart_path")}
-        return _render(shown)
+        return ctx.show_facts(render_facts("territory_summary", summary, ctx.language))
 
     return summary
 
@@ -356,19 +371,7 @@ def _call_coaching(ctx: TurnContext) -> Callable[..., str]:
         coaching = ctx.calls.coaching(ctx.identity, call_id)
         ctx.records.append(f"call:{call_id}")
         # The transcript stays out: metrics, gaps with their evidence and the coaching say it.
-        return _render(
-            {
-                "call": {
-                    "id": analysis.call_id,
-                    "title": analysis.title,
-                    "status": analysis.status,
-                    "error": analysis.error,
-                },
-                "metrics": analysis.metrics,
-                "gaps": analysis.gaps[:6],
-                "coaching": coaching[:4],
-            }
-        )
+        return ctx.show_facts(render_facts("call_coaching", CallCoaching(analysis, coaching), ctx.language))
 
     return call_coaching
 

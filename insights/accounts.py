@@ -1,4 +1,8 @@
-"""Account facts and pipelines from the CRM tables (customer-history text is the KB's job)."""
+"""Account facts and pipelines from the CRM tables (customer-history text is the KB's job).
+
+A pipeline's focus list is the forecast engine's own per-deal expectation for the quarter
+(`insights._engine.pipeline_estimate`), so "what to work first" agrees with the forecast.
+"""
 
 from __future__ import annotations
 
@@ -24,22 +28,28 @@ from bot.core.models import (
     Territory,
     User,
 )
-from insights.periods import period_of
+from insights._data import load_deals
+from insights._engine import learn_dynamics, pipeline_estimate
+from insights.periods import Period, period_of
+from insights.risk import AlertView, list_alerts
 
 __all__ = [
     "AccountOverview",
     "ContactLine",
+    "FocusDeal",
     "OpportunityLine",
     "PipelineView",
     "SignalLine",
     "StageMove",
     "StageTotal",
     "account_overview",
+    "focus_deals",
     "my_pipeline",
 ]
 
 RECENT_STAGE_MOVES = 8
 LATEST_SIGNALS = 10
+FOCUS_DEALS = 10
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,25 @@ class StageTotal:
 
 
 @dataclass(frozen=True)
+class FocusDeal:
+    """An open deal ranked by what it is expected to book this quarter: amount x the learned
+    win rate of its stage x the learned chance that a win lands inside the quarter (the
+    forecast's per-deal expectation), with the open risk alerts of its account."""
+
+    id: int
+    name: str
+    account: str
+    amount: float
+    currency: str
+    stage: str
+    expected_close: str
+    win_probability: float
+    in_period_probability: float
+    expected_value: float
+    risks: list[AlertView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class PipelineView:
     owner: str
     period: str
@@ -130,6 +159,7 @@ class PipelineView:
     target: float | None
     coverage: float | None  # open pipeline closing this period / remaining target
     opportunities: list[OpportunityLine] = field(default_factory=list)
+    focus: list[FocusDeal] = field(default_factory=list)  # highest expected value this quarter first
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -232,9 +262,45 @@ def _own_target(session: Session, identity: Identity, period_label: str) -> Targ
     )
 
 
+def focus_deals(
+    session: Session, identity: Identity, lines: list[OpportunityLine], period: Period, today: date
+) -> list[FocusDeal]:
+    """The open deals of `lines` (already filtered to what the caller may see) in the forecast
+    engine's order of expected bookings in `period`, the first FOCUS_DEALS of them."""
+    if not lines:
+        return []
+    by_id = {line.id: line for line in lines}
+    deals = load_deals(session)
+    # Stage rates are learned from every closed deal, as the forecast learns them; only the
+    # ranked deals are the caller's.
+    estimate = pipeline_estimate(
+        [d for d in deals if d.id in by_id], learn_dynamics(deals, period, today), period, today, 0.0
+    )
+    risks: dict[str, list[AlertView]] = {}
+    for alert in list_alerts(session, identity):
+        if alert.account is not None:
+            risks.setdefault(alert.account, []).append(alert)
+    return [
+        FocusDeal(
+            id=c.deal.id,
+            name=c.deal.name,
+            account=c.deal.account,
+            amount=round(c.amount, 2),
+            currency=by_id[c.deal.id].currency,
+            stage=c.stage,
+            expected_close=c.close.isoformat(),
+            win_probability=round(c.win_probability, 3),
+            in_period_probability=round(c.in_period_probability, 3),
+            expected_value=round(c.expected, 2),
+            risks=risks.get(c.deal.account, []),
+        )
+        for c in estimate.contributions[:FOCUS_DEALS]
+    ]
+
+
 def my_pipeline(session: Session, identity: Identity, *, today: date | None = None) -> PipelineView:
     """The caller's open opportunities by stage (a manager: their territory's), with coverage
-    of the rest of this quarter's target."""
+    of the rest of this quarter's target and the deals to focus on (`focus_deals`)."""
     access.require_role(identity, Role.REP, Role.MANAGER, Role.ADMIN, action="see a pipeline")
     day = today or date.today()
     period = period_of(day)
@@ -277,4 +343,5 @@ def my_pipeline(session: Session, identity: Identity, *, today: date | None = No
         target=target,
         coverage=round(closing / remaining, 3) if target is not None and remaining > 0 else None,
         opportunities=lines,
+        focus=focus_deals(session, identity, lines, period, day),
     )

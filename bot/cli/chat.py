@@ -8,7 +8,7 @@ from functools import partial
 from rich.prompt import Prompt
 
 from bot.app import App
-from bot.cli.common import console, warm_up_in_background
+from bot.cli.common import console, logs_to_file, warm_up_in_background
 from bot.cli.render import print_reply
 from bot.core.channel import InboundMessage
 from bot.core.identity import Identity
@@ -23,7 +23,9 @@ def _echo(token: str, *, sink: list[str]) -> None:
 
 def run_chat(app: App, identity: Identity) -> None:
     conversation = f"{identity.handle}:chat-{uuid.uuid4().hex[:8]}"
+    log_file = logs_to_file(app)
     console.print(f"[bold]Sales Copilot[/bold]: chatting as {identity.describe()}. Empty line or Ctrl-D to quit.")
+    console.print(f"[dim]Logs: {log_file}[/dim]")
     # Load the model and its routing prompt while the user types the first question.
     warm_up_in_background(app)
     turn = 0

@@ -34,6 +34,7 @@ __all__ = [
     "err_console",
     "get_app",
     "identity_for",
+    "logs_to_file",
     "progress_bar",
     "to_jsonable",
 ]
@@ -57,6 +58,21 @@ def get_app() -> App:
     if _app is None:
         _app = App()
     return _app
+
+
+def logs_to_file(app: App) -> Path:
+    """Send log lines to <data_dir>/copilot.log and keep only warnings on the terminal: in an
+    interactive chat, INFO lines from the warm-up would overwrite the prompt being typed."""
+    path = app.settings.data_dir / "copilot.log"
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setLevel(logging.WARNING)
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setLevel(app.settings.log_level.upper())
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(to_file)
+    return path
 
 
 def warm_up_in_background(app: App, nice: int = 0) -> None:

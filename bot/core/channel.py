@@ -111,13 +111,16 @@ class Reply:
     job_id: int | None = None  # set when the work continues in a background job
     message_id: int | None = None  # the stored assistant message, for feedback buttons
     language: str = "en"
+    abstained: bool = False  # the answer is "the documents do not say": nothing was guessed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "answer": self.text,
             "kind": self.kind,
+            "abstained": self.abstained,
             "citations": [
-                {"index": c.index, "doc_id": c.doc_id, "title": c.title, "source": c.source} for c in self.citations
+                {"index": c.index, "doc_id": c.doc_id, "title": c.title, "source": c.source, "snippet": c.snippet}
+                for c in self.citations
             ],
             "tool_calls": self.tool_calls,
             "tables": [

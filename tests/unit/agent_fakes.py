@@ -94,6 +94,8 @@ class FakeRetriever:
         self.sessions = sessions
         self.docs = docs
         self.queries: list[tuple[str, str, int | None]] = []
+        # No embedding model: evidence is weighed by the question's words alone.
+        self.embedder = None
 
     def search(
         self,
