@@ -16,7 +16,14 @@ from chains.evaluation import EvalCase, evaluate_tool_choice, load_cases
 from chains.tools import tool_catalogue
 from tests.unit.agent_fakes import Doc, FakeRetriever, ScriptedLocalLLM, agent_over
 
-DOCS = [Doc(1, "Price Objection Talk Tracks", "Probe the real objection, then reframe on value.", words=("price",))]
+DOCS = [
+    Doc(
+        1,
+        "Price Objection Talk Tracks",
+        "Price objection: probe the real objection, then reframe on value.",
+        words=("price",),
+    )
+]
 
 
 @pytest.fixture

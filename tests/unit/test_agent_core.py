@@ -315,7 +315,7 @@ def test_a_name_that_is_no_visible_account_goes_to_the_knowledge_base(kb_app, re
         answer_tokens=["Probe the real objection first [1]."],
     )
     reply = agent_over(kb_app, retriever, local=llm).answer(
-        _request(identity_of("jason.reed"), "How does Acme Filings Inc handle a price objection?")
+        _request(identity_of("jason.reed"), "Acme price objection?")
     )
     assert [call["name"] for call in reply.tool_calls] == ["account_overview", "search_knowledge"]
     assert reply.kind == "answer" and reply.text.startswith("Probe the real objection first [1].")
