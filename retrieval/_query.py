@@ -3,7 +3,7 @@
 Quarterly filings, reports and decks of several companies share nearly all their vocabulary, so
 neither dense nor keyword ranking tells "Apple, Q2 2023" from "Apple, Q3 2023" or from another
 company's same quarter, and the answer then quotes the wrong period's figure. What tells them
-apart is what a document says about itself: its title, its file name and its first passage name
+apart is what a document says about itself: its title, its file name and its opening passages name
 the company and the period. A question is read for the same two things, in English and Chinese:
 
 - periods: "Q1 2023", "2023 Q1", "first quarter of 2023", "fiscal 2023", "FY23", "2023年第一季度",
@@ -306,7 +306,7 @@ class DocumentProfile:
 
     @classmethod
     def of(cls, title: str, source: str, opening: str) -> DocumentProfile:
-        """`source` is a path or "platform:file name"; `opening` is the first passage."""
+        """`source` is a path or "platform:file name"; `opening`: its first passages, joined."""
         stem = PurePath(source.rsplit(":", 1)[-1]).stem.replace("_", " ").replace("-", " ")
         label = f"{title}\n{stem}"
         # The title and file name state the period when they name one ("2023 Q3 AAPL.pdf"); else

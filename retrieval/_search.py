@@ -8,7 +8,7 @@ makes a document update atomic for readers (old chunks until the commit, new one
 whatever Chroma holds.
 
 Ranking is question-aware: when a question names a company, a product or a period, the
-documents whose title, file name or first passage name them gain on their fused score (and, of
+documents whose title, file name or opening passages name them gain on their fused score (and, of
 those, documents of another period lose), and their best passages join the candidates even when
 the shared vocabulary of look-alike documents kept them out of the first lists (`_query`).
 Optionally, multilingual-e5 then reranks the best fused candidates.
@@ -56,6 +56,8 @@ NO_ID = -1  # Chroma metadata cannot hold None
 DENSE_OVERFETCH = 2  # nearest rows fetched per wanted one before the Python filter
 # A question pointing at more documents than this is too broad to fetch their passages apart.
 MAX_POINTED_DOCUMENTS = 16
+# Passages read as a document's opening: a cover page or a heading often follows a contents page.
+OPENING_PASSAGES = 3
 RERANK_CACHE = 4096  # passages whose reranker vectors are kept (a chunk id's text never changes)
 
 ChunkMetadata: TypeAlias = dict[str, str | int]
@@ -457,27 +459,33 @@ class Retriever:
         )
 
     def _document_profiles(self, signature: _Signature) -> dict[int, DocumentProfile]:
-        """Each live document's title, file name and first passage, read as periods and names;
+        """Each live document's title, file name and opening passages, read as periods and names;
         rebuilt only when a document changes, so a question costs no scan of the texts."""
         with self._lock:
             if self._profiles is None or self._profiles[0] != signature:
                 opening = (
                     (KnowledgeChunk.document_id == KnowledgeDocument.id)
                     & (KnowledgeChunk.version == KnowledgeDocument.version)
-                    & (KnowledgeChunk.position == 0)
+                    & (KnowledgeChunk.position < OPENING_PASSAGES)
                 )
+                query = (
+                    select(
+                        KnowledgeDocument.id,
+                        KnowledgeDocument.title,
+                        KnowledgeDocument.source_path,
+                        KnowledgeChunk.text,
+                    )
+                    .outerjoin(KnowledgeChunk, opening)
+                    .order_by(KnowledgeDocument.id, KnowledgeChunk.position)
+                )
+                documents: dict[int, tuple[str, str, list[str]]] = {}
                 with self.sessions() as session:
-                    rows = session.execute(
-                        select(
-                            KnowledgeDocument.id,
-                            KnowledgeDocument.title,
-                            KnowledgeDocument.source_path,
-                            KnowledgeChunk.text,
-                        ).outerjoin(KnowledgeChunk, opening)
-                    ).tuples()
-                    profiles = {
-                        doc_id: DocumentProfile.of(title, source, text or "") for doc_id, title, source, text in rows
-                    }
+                    for doc_id, title, source, text in session.execute(query).tuples():
+                        documents.setdefault(doc_id, (title, source, []))[2].append(text or "")
+                profiles = {
+                    doc_id: DocumentProfile.of(title, source, "\n".join(texts))
+                    for doc_id, (title, source, texts) in documents.items()
+                }
                 self._profiles = (signature, profiles)
             return self._profiles[1]
 

@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     retrieval_rrf_k: int = 10
     retrieval_bm25_weight: float = 0.7
     # Question-aware ranking, in the same units as a fused score (a first place is 1/(rrf_k+1)):
-    # a document whose title, file name or first passage names what the question names (a
+    # a document whose title, file name or opening passages name what the question names (a
     # company, a product, a ticker) gains up to `name_weight`; of those, one of the period the
     # question asks for ("Q2 2023", "the latest quarter") gains `period_weight` and one of another
     # period loses it. 0 and 0 rank as plain hybrid search.
