@@ -35,7 +35,6 @@ from bot.core.ports import AnswerRequest, TokenCallback
 from bot.core.settings import Settings
 from bot.core.text import prompt, shared_prompt
 from chains._quick_router import KNOWLEDGE_TOOL, QuickRouter
-from chains.evidence import gather_evidence
 from chains.grounding import check_grounding, cited_numbers
 from chains.tools import NO_RESULTS, REFUSED, CallReader, KnowledgeSearch, TurnContext, build_tools
 
@@ -192,9 +191,8 @@ class CopilotAgent:
     def _retrieval_only(self, ctx: TurnContext, request: AnswerRequest) -> str:
         query = _with_account(request.text, self.conversation_account(request))
         ctx.tool_calls.append({"name": "search_knowledge", "args": {"query": query}})
-        hits = self.retriever.search(request.identity, query, k=self.settings.answer_passages)
-        units = gather_evidence(query, hits, self.retriever.embedder, limit=self.settings.answer_evidence_units)
-        if not units or units[0].score < self.settings.answer_min_evidence:
+        units = ctx.answering_evidence(query)
+        if not units:
             return self._abstain(ctx, request)
         ctx.evidence.extend(units)
         return self._quote(ctx, request)

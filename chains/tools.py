@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_RESULTS",
-    "PASSAGE_CHARS",
     "REFUSED",
     "CallReader",
     "KnowledgeSearch",
@@ -51,7 +50,6 @@ __all__ = [
     "tool_catalogue",
 ]
 
-PASSAGE_CHARS = 360  # per passage in the model's context: small prompts keep the local model fast
 REFUSED = "REFUSED:"
 NO_RESULTS = "NO RESULTS"
 
@@ -135,19 +133,16 @@ class TurnContext:
             lines.append(f"[{self.number_of(unit.hit)}] {unit.hit.title}: {text}")
         return "\n".join(lines)
 
+    def answering_evidence(self, query: str) -> list[EvidenceUnit]:
+        """The best sentences of the knowledge base for `query`, or none when no sentence holds
+        what was asked (the retriever returns nothing when no passage is even about it)."""
+        hits = self.retriever.search(self.identity, query, k=self.settings.answer_passages)
+        units = gather_evidence(query, hits, self.retriever.embedder, limit=self.settings.answer_evidence_units)
+        return units if units and units[0].score >= self.settings.answer_min_evidence else []
+
     def show_facts(self, facts: Facts) -> str:
         self.facts.append(facts)
         return facts.text
-
-    def cite(self, hits: list[SearchHit]) -> str:
-        """Number passages across the whole turn, one number per document."""
-        lines = []
-        for hit in hits:
-            number = self.number_of(hit)
-            # Chunks repeat their document's title; the citation line already shows it.
-            text = " ".join(hit.text.split()).removeprefix(hit.title).strip()[:PASSAGE_CHARS]
-            lines.append(f"[{number}] {hit.title}: {text}")
-        return "\n".join(lines)
 
 
 def _guarded(ctx: TurnContext, name: str, func: Callable[..., str]) -> Callable[..., str]:
@@ -176,13 +171,8 @@ def _search_knowledge(ctx: TurnContext) -> Callable[..., str]:
         and security FAQs, partner programme, coaching micro-lessons. Use it for any question
         about how to sell, products, competitors, objections, pricing or compliance.
         `query`: the question in the user's own words."""
-        # The retriever returns nothing when no passage is about the query; the evidence step
-        # nothing when no sentence of those passages holds what was asked.
-        hits = ctx.retriever.search(ctx.identity, query, k=ctx.settings.answer_passages)
-        units = gather_evidence(query, hits, ctx.retriever.embedder, limit=ctx.settings.answer_evidence_units)
-        if not units or units[0].score < ctx.settings.answer_min_evidence:
-            return NO_RESULTS
-        return ctx.cite_evidence(units)
+        units = ctx.answering_evidence(query)
+        return ctx.cite_evidence(units) if units else NO_RESULTS
 
     return search_knowledge
 

@@ -8,8 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.app import App
-from bot.cli.common import AsUser, JsonFlag, cli_errors, console, emit_json, get_app, identity_for, progress_bar
+from bot.cli.common import (
+    AsUser,
+    JsonFlag,
+    cli_errors,
+    console,
+    emit_json,
+    get_app,
+    identity_for,
+    isolated_app,
+    progress_bar,
+)
 from bot.cli.demo import ask_once
 from bot.cli.evals import eval_app
 from bot.cli.render import print_reply
@@ -113,16 +122,7 @@ def eval_answers(
     cases = [c for c in answer_set.cases if split in ("all", c.split)]
     cases = cases[:limit] if limit > 0 else cases
     settings = get_app().settings
-    # Its own data folder, database and vector store: the evaluation never touches the real ones.
-    evaluation = App(
-        settings.model_copy(
-            update={
-                "data_dir": settings.data_dir / f"eval-answers-{set_name}",
-                "database_url": None,
-                "chroma_host": None,
-            }
-        )
-    )
+    evaluation = isolated_app(settings, settings.data_dir / f"eval-answers-{set_name}")
     try:
         with progress_bar() as bar:
             task = bar.add_task("Preparing the knowledge base", total=None)
@@ -132,12 +132,14 @@ def eval_answers(
 
             ensure_demo(evaluation, progress, with_calls=False)
             # The demo's own knowledge base is already in; another set's documents are added.
-            own = folder.resolve() == KB_SOURCE_DIR.resolve()
-            files = [] if own else sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-            trainer = identity_for(evaluation, ANSWER_TRAINER)
-            for done, path in enumerate(files, start=1):
-                progress(f"Adding {path.name}", done, len(files))
-                evaluation.knowledge.add_file(trainer, path, source=f"eval:{path.name}")
+            if folder.resolve() != KB_SOURCE_DIR.resolve():
+                added = evaluation.knowledge.add_paths(
+                    identity_for(evaluation, ANSWER_TRAINER), [folder], progress=progress
+                )
+                if added.failed:
+                    # Answers scored without some of the set's documents would mean nothing.
+                    failed = "; ".join(f"{path}: {reason}" for path, reason in added.failed)
+                    raise InvalidInput(f"Some documents of answer set '{set_name}' could not be added: {failed}")
             agent = evaluation.answerer
             model = agent.model_name if isinstance(agent, CopilotAgent) else type(agent).__name__
             if isinstance(agent, CopilotAgent):

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from bot.app import App
 from bot.core.errors import CopilotError
 from bot.core.identity import Identity, resolve_user
+from bot.core.settings import Settings
 from chains.agent import CopilotAgent
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "err_console",
     "get_app",
     "identity_for",
+    "isolated_app",
     "logs_to_file",
     "progress_bar",
     "to_jsonable",
@@ -58,6 +60,12 @@ def get_app() -> App:
     if _app is None:
         _app = App()
     return _app
+
+
+def isolated_app(settings: Settings, data_dir: Path) -> App:
+    """An App on its own data folder, SQLite database and local vector store: what an
+    evaluation builds there never touches the installation's real ones."""
+    return App(settings.model_copy(update={"data_dir": data_dir, "database_url": None, "chroma_host": None}))
 
 
 def logs_to_file(app: App) -> Path:

@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.app import App
 from bot.cli.common import (
     AsUser,
     JsonFlag,
@@ -20,6 +19,7 @@ from bot.cli.common import (
     err_console,
     get_app,
     identity_for,
+    isolated_app,
     progress_bar,
 )
 from bot.cli.evals import eval_app
@@ -134,11 +134,7 @@ def eval_retrieval(
     settings = get_app().settings
     questions = load_questions()
     # Its own data folder, database and vector store: the evaluation never touches the real ones.
-    evaluation = App(
-        settings.model_copy(
-            update={"data_dir": settings.data_dir / "eval-retrieval", "database_url": None, "chroma_host": None}
-        )
-    )
+    evaluation = isolated_app(settings, settings.data_dir / "eval-retrieval")
     try:
         with progress_bar() as bar:
             task = bar.add_task("Preparing the demo knowledge base", total=None)
@@ -176,7 +172,7 @@ def _eval_retrieval_over(docs: Path, questions_file: Path, show_misses: bool, js
     ) as tmp:
         # Its own database and vector store, deleted afterwards; the demo org gives it an admin
         # who may add the documents and read them all.
-        evaluation = App(settings.model_copy(update={"data_dir": Path(tmp), "database_url": None, "chroma_host": None}))
+        evaluation = isolated_app(settings, Path(tmp))
         try:
             with evaluation.db.session() as session:
                 build_org(session, settings.demo_seed, date.today())
